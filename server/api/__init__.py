@@ -1,0 +1,54 @@
+"""The JSON API under ``/api/v1``, documented by the OpenAPI spec flask-smorest builds."""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from flask_smorest import Api
+
+from server.auth import PUBLIC, admits
+from server.errors import ApiError, from_http_exception
+from server.schemas import ErrorSchema
+
+_BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class OptoutApi(Api):
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error):
+        return from_http_exception(error).response()
+
+
+def _require_json_body() -> None:
+    """Refuse request bodies that are not JSON before any view parses them."""
+    if request.method not in _BODY_METHODS or not request.path.startswith("/api/"):
+        return
+    has_body = (request.content_length or 0) > 0 or request.headers.get("Transfer-Encoding")
+    if has_body and request.mimetype != "application/json":
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "request bodies must be JSON (Content-Type: application/json)",
+            {"content_type": request.mimetype or None},
+        )
+
+
+def init_app(app: Flask) -> Api:
+    from server.api import meta, requests, users
+
+    api = OptoutApi(
+        app,
+        spec_kwargs={
+            "info": {
+                "description": "Opt-out requests, reviewer workflow and audit for code datasets."
+            },
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        },
+    )
+    for module in (meta, requests, users):
+        api.register_blueprint(module.bp, url_prefix="/api/v1")
+    app.before_request(_require_json_body)
+    # The spec itself is public; declare it like every other endpoint.
+    name = "api-docs.openapi_json"
+    app.view_functions[name] = admits(PUBLIC)(app.view_functions[name])
+    return api

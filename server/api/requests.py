@@ -1,0 +1,103 @@
+"""Opt-out requests: submit (public), list (staff), read and transition (owner or staff)."""
+
+from __future__ import annotations
+
+from flask import request, url_for
+from flask_smorest import Blueprint
+
+from server.auth import PUBLIC, admits, current_principal
+from server.errors import ApiError
+from server.schemas import (
+    ReceiptSchema,
+    RequestCreateSchema,
+    RequestDetailSchema,
+    RequestListArgsSchema,
+    RequestPageSchema,
+    TransitionSchema,
+)
+from server.serialize import request_dict
+from server.workflows import requests as workflow
+from shared.states import OWNER, USER_ROLES
+
+bp = Blueprint("requests", __name__, description="Opt-out requests and their workflow")
+
+NEXT_STEP = (
+    "Confirm the scope shown here with your status token (transition 'confirmed'); "
+    "then prove that you may speak for it. Keep the status token: it is shown once."
+)
+
+
+def _etag_header(data: dict) -> dict:
+    return {"ETag": f'"{data["etag"]}"'}
+
+
+@bp.route("/requests", methods=["POST"])
+@admits(PUBLIC)
+@bp.arguments(RequestCreateSchema)
+@bp.response(201, ReceiptSchema)
+def submit(body):
+    """Submit an opt-out request; the receipt holds the secret status token, once."""
+    req, token = workflow.submit_request(body)
+    data = request_dict(req, None)
+    headers = _etag_header(data)
+    headers["Location"] = url_for("requests.read", request_id=req.id)
+    return {"request": data, "status_token": token, "next": NEXT_STEP}, 201, headers
+
+
+@bp.route("/requests", methods=["GET"])
+@admits(*USER_ROLES)
+@bp.arguments(RequestListArgsSchema, location="query")
+@bp.response(200, RequestPageSchema)
+def list_requests(args):
+    """List requests with filters (state, kind, host, age, text), sorted and paged."""
+    flt = workflow.RequestFilter(**args)
+    items, total = workflow.list_requests(flt)
+    principal = current_principal()
+    return {
+        "items": [request_dict(r, principal) for r in items],
+        "total": total,
+        "page": flt.page,
+        "per_page": flt.per_page,
+    }
+
+
+@bp.route("/requests/<int:request_id>", methods=["GET"])
+@admits(OWNER, *USER_ROLES)
+@bp.response(200, RequestDetailSchema)
+def read(request_id):
+    """Read one request with its history; owners may read only their own."""
+    principal = current_principal()
+    data = request_dict(workflow.get_request(request_id, principal), principal, with_history=True)
+    return data, 200, _etag_header(data)
+
+
+@bp.route("/requests/<int:request_id>/transitions", methods=["POST"])
+@admits(OWNER, *USER_ROLES)
+@bp.arguments(TransitionSchema)
+@bp.response(200, RequestDetailSchema)
+@bp.doc(
+    parameters=[
+        {
+            "in": "header",
+            "name": "If-Match",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "the ETag of the version you acted on",
+        }
+    ]
+)
+def transition(body, request_id):
+    """Move a request to another state; needs If-Match with the ETag you last read."""
+    if_match = request.if_match.as_set()
+    if not if_match:
+        raise ApiError(
+            428,
+            "precondition_required",
+            "send If-Match with the ETag of the request you are acting on",
+        )
+    principal = current_principal()
+    req = workflow.transition_request(
+        request_id, body["to"], body.get("reason"), principal, if_match
+    )
+    data = request_dict(req, principal, with_history=True)
+    return data, 200, _etag_header(data)

@@ -1,0 +1,304 @@
+"""The ``optout`` command line: one group holding every command.
+
+Commands that report print plain text for people and JSON with ``--json``. Exit codes:
+0 success, 1 a check failed, 2 usage or input error (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from server.errors import ApiError
+
+
+def _create_app():
+    from server import create_app
+
+    return create_app()
+
+
+@click.group(
+    cls=FlaskGroup,
+    create_app=_create_app,
+    add_default_commands=False,
+    add_version_option=False,
+    load_dotenv=False,
+)
+def main() -> None:
+    """Optout: governance for code datasets.
+
+    \b
+    Example:
+      optout init && optout serve --port 8000
+    """
+
+
+def fails_cleanly(command):
+    """Turn expected errors into one line on stderr and exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except ApiError as error:
+            click.echo(f"error: {error.message} [{error.code}]", err=True)
+            sys.exit(2)
+        except (OSError, ValueError) as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def _connection():
+    from server.db import connection
+
+    return connection()
+
+
+# --- database -------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema management."""
+
+
+@db.command("upgrade")
+@with_appcontext
+@fails_cleanly
+def db_upgrade() -> None:
+    """Apply pending migrations (idempotent, in one transaction).
+
+    \b
+    Example:
+      OPTOUT_DATABASE_URL=postgresql://postgres@127.0.0.1/optout optout db upgrade
+    """
+    from server.db import db as database
+    from server.migrate import upgrade
+
+    applied = upgrade(database.obj)
+    click.echo(
+        f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else "")
+    )
+
+
+@db.command("status")
+@with_appcontext
+@fails_cleanly
+def db_status() -> None:
+    """List migrations and whether each is applied.
+
+    \b
+    Example:
+      optout db status
+    """
+    from server.db import db as database
+    from server.migrate import runner
+
+    with _connection():
+        for m in runner(database.obj).status():
+            click.echo(f"{m.name}\t{'applied ' + str(m.applied) if m.applied else 'pending'}")
+
+
+# --- keys -----------------------------------------------------------------------------
+
+
+@main.group()
+def keys() -> None:
+    """The Ed25519 signing key of this instance."""
+
+
+@keys.command("init")
+@with_appcontext
+@fails_cleanly
+def keys_init() -> None:
+    """Create the signing key (0600) if there is none; print its verifier key.
+
+    \b
+    Example:
+      optout keys init
+    """
+    from shared import keys as keyfiles
+
+    path = current_app.config["SIGNING_KEY_FILE"]
+    if os.path.exists(path):
+        key = keyfiles.load_private_key(path)
+        click.echo(f"signing key exists: {path}", err=True)
+    else:
+        key = keyfiles.create_private_key(path)
+        click.echo(f"created signing key: {path}", err=True)
+    click.echo(keyfiles.verifier_key(current_app.config["ORIGIN"], keyfiles.public_bytes(key)))
+
+
+@keys.command("show")
+@with_appcontext
+@fails_cleanly
+def keys_show() -> None:
+    """Print the verifier key that clients pin.
+
+    \b
+    Example:
+      optout keys show > optout.pub
+    """
+    from shared import keys as keyfiles
+
+    key = keyfiles.load_private_key(current_app.config["SIGNING_KEY_FILE"])
+    click.echo(keyfiles.verifier_key(current_app.config["ORIGIN"], keyfiles.public_bytes(key)))
+
+
+# --- users ----------------------------------------------------------------------------
+
+
+@main.group()
+def users() -> None:
+    """Reviewer accounts and their tokens."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["reviewer", "publisher", "admin"]), required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the account and token as JSON.")
+@with_appcontext
+@fails_cleanly
+def users_add(name: str, role: str, as_json: bool) -> None:
+    """Create an account and print its token once (it is stored only hashed).
+
+    \b
+    Example:
+      optout users add alice --role reviewer
+    """
+    from server.workflows.users import add_user
+
+    with _connection():
+        user, token = add_user(name, role, actor="cli")
+    if as_json:
+        click.echo(json.dumps({"name": user.name, "role": user.role, "token": token}))
+    else:
+        click.echo(f"created {user.role} {user.name!r}; token (shown once):", err=True)
+        click.echo(token)
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@with_appcontext
+@fails_cleanly
+def users_list(as_json: bool) -> None:
+    """List accounts (tokens are never shown).
+
+    \b
+    Example:
+      optout users list --json
+    """
+    from server.serialize import user_dict
+    from server.workflows.users import list_users
+
+    with _connection():
+        rows = [user_dict(u) for u in list_users()]
+    if as_json:
+        click.echo(json.dumps(rows, default=str))
+        return
+    for row in rows:
+        status = f"revoked {row['revoked_at']:%Y-%m-%d}" if row["revoked_at"] else "active"
+        click.echo(f"{row['name']}\t{row['role']}\t{status}")
+
+
+@users.command("revoke")
+@click.argument("name")
+@click.option("--reason", help="Why the token is revoked (kept in the audit log).")
+@with_appcontext
+@fails_cleanly
+def users_revoke(name: str, reason: str | None) -> None:
+    """Revoke an account's token at once.
+
+    \b
+    Example:
+      optout users revoke alice --reason "left the team"
+    """
+    from server.workflows.users import revoke_user
+
+    with _connection():
+        user = revoke_user(name, actor="cli", reason=reason)
+    click.echo(f"revoked {user.name}")
+
+
+# --- set-up and serving ---------------------------------------------------------------
+
+
+@main.command("init")
+@click.option(
+    "--admin",
+    "admin_name",
+    default="admin",
+    show_default=True,
+    help="Name of the first admin account, created only if no admin exists.",
+)
+@click.pass_context
+@with_appcontext
+@fails_cleanly
+def init(ctx: click.Context, admin_name: str) -> None:
+    """Prepare an instance: migrate, create the signing key, and a first admin token.
+
+    \b
+    Example:
+      OPTOUT_INSTANCE=/srv/optout optout init
+    """
+    from server.workflows.users import add_user, has_admin
+
+    ctx.invoke(db_upgrade)
+    if not os.path.exists(current_app.config["SIGNING_KEY_FILE"]):
+        ctx.invoke(keys_init)
+    with _connection():
+        if has_admin():
+            return
+        _user, token = add_user(admin_name, "admin", actor="cli")
+    click.echo(f"first admin {admin_name!r} created; its token is shown only now:", err=True)
+    click.echo(token)
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="gunicorn worker processes",
+)
+@click.option(
+    "--threads", default=4, show_default=True, type=click.IntRange(1, 64), help="threads per worker"
+)
+@with_appcontext
+@fails_cleanly
+def serve(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the API with gunicorn (refuses to start with pending migrations).
+
+    \b
+    Example:
+      optout serve --host 0.0.0.0 --port 8000 --workers 4
+    """
+    from server.db import db as database
+    from server.gunicorn import run
+    from server.migrate import pending
+
+    with _connection():
+        waiting = pending(database.obj)
+    if waiting:
+        raise ApiError(
+            503,
+            "migrations_pending",
+            f"{len(waiting)} migration(s) pending; run 'optout db upgrade' first",
+        )
+    run(host, port, workers, threads)
+
+
+# FlaskGroup adds --app/--env-file/--debug; this CLI always builds its own app.
+main.params = [p for p in main.params if p.name not in {"app", "env_file", "debug"}]

@@ -1,0 +1,72 @@
+"""Turn models into the plain dicts the API schemas describe."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from server.auth import Principal
+from server.models import Request, RequestEvent, User
+from server.workflows.requests import etag_of, history
+from shared import states
+from shared.scope import Scope
+
+
+def request_dict(req: Request, principal: Principal | None, with_history: bool = False) -> dict:
+    scope = Scope(req.kind, req.host, req.owner, req.name, req.path, req.line, req.content_sha256)
+    role = principal.role if principal else states.OWNER
+    data = {
+        field: getattr(req, field)
+        for field in (
+            "id",
+            "kind",
+            "state",
+            "host",
+            "owner",
+            "name",
+            "path",
+            "line",
+            "content_sha256",
+            "notes",
+            "version",
+            "published_in",
+            "created_at",
+            "updated_at",
+        )
+    }
+    data["created_at"], data["updated_at"] = _utc(req.created_at), _utc(req.updated_at)
+    data["scope"] = scope.describe()
+    data["etag"] = etag_of(req)
+    data["allowed_transitions"] = states.targets_from(req.state, role)
+    if with_history:
+        data["history"] = [event_dict(e) for e in history(req)]
+    return data
+
+
+def event_dict(event: RequestEvent) -> dict:
+    return {
+        "from_state": event.from_state,
+        "to_state": event.to_state,
+        "actor": event.actor,
+        "actor_role": event.actor_role,
+        "reason": event.reason,
+        "created_at": _utc(event.created_at),
+    }
+
+
+def user_dict(user: User) -> dict:
+    return {
+        "id": user.id,
+        "name": user.name,
+        "role": user.role,
+        "created_at": _utc(user.created_at),
+        "revoked_at": _utc(user.revoked_at),
+    }
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    """Stored times are naive UTC; say so on the way out."""
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLite hands back text when a value was stored raw
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=dt.UTC)

@@ -1,0 +1,1 @@
+"""Service functions: each workflow validates, writes in one transaction, and audits."""

@@ -1,0 +1,231 @@
+"""Opt-out requests: submit, read, list, and move through the state machine."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from server.audit import record_action
+from server.auth import STATUS_TOKEN_PREFIX, Principal, hash_token, new_token
+from server.db import db
+from server.errors import ApiError, not_found
+from server.models import Request, RequestEvent, utcnow
+from shared import states
+from shared.scope import ScopeError, build_scope
+
+MAX_NOTES = 4000
+MAX_REASON = 2000
+SORTS = {
+    "created": Request.created_at,
+    "updated": Request.updated_at,
+    "state": Request.state,
+    "kind": Request.kind,
+    "host": Request.host,
+    "id": Request.id,
+}
+
+
+def etag_of(req: Request) -> str:
+    """Return the strong entity tag of a request's current version (without quotes)."""
+    return f"r{req.id}-v{req.version}"
+
+
+def _scope_error(error: ScopeError) -> ApiError:
+    return ApiError(422, error.code, error.message, {"field": error.field})
+
+
+def submit_request(data: dict) -> tuple[Request, str]:
+    """Store a new request in state ``received`` and return it with its status token."""
+    try:
+        scope = build_scope(data["kind"], data)
+    except ScopeError as error:
+        raise _scope_error(error) from None
+    notes = (data.get("notes") or "").strip() or None
+    if notes is not None and len(notes) > MAX_NOTES:
+        raise ApiError(
+            422,
+            "notes_too_long",
+            f"notes are limited to {MAX_NOTES} characters",
+            {"field": "notes"},
+        )
+    token = new_token(STATUS_TOKEN_PREFIX)
+    now = utcnow()
+    with db.atomic():
+        req = Request.create(
+            kind=scope.kind,
+            state=states.RECEIVED,
+            host=scope.host,
+            owner=scope.owner,
+            name=scope.name,
+            path=scope.path,
+            line=scope.line,
+            content_sha256=scope.content_sha256,
+            notes=notes,
+            status_token_hash=hash_token(token),
+            created_at=now,
+            updated_at=now,
+        )
+        actor = f"owner:request:{req.id}"
+        RequestEvent.create(
+            request=req,
+            from_state=None,
+            to_state=states.RECEIVED,
+            actor=actor,
+            actor_role=states.OWNER,
+            created_at=now,
+        )
+        record_action(actor, "request.received", f"request:{req.id}", details={"kind": req.kind})
+    return req, token
+
+
+def get_request(request_id: int, principal: Principal | None) -> Request:
+    """Load a request the principal may see; owners see only their own."""
+    req = Request.get_or_none(Request.id == request_id)
+    if req is None or (
+        principal and principal.role == states.OWNER and principal.request_id != req.id
+    ):
+        raise not_found("request", request_id)
+    return req
+
+
+def history(req: Request) -> list[RequestEvent]:
+    return list(req.events.order_by(RequestEvent.id))
+
+
+def _clean_reason(reason: str | None) -> str | None:
+    reason = (reason or "").strip() or None
+    if reason is not None and len(reason) > MAX_REASON:
+        raise ApiError(
+            422,
+            "reason_too_long",
+            f"a reason is limited to {MAX_REASON} characters",
+            {"field": "reason"},
+        )
+    return reason
+
+
+def transition_request(
+    request_id: int, target: str, reason: str | None, principal: Principal, if_match: set[str]
+) -> Request:
+    """Move a request to ``target`` if allowed, the caller's version is current, and audit it.
+
+    Raises:
+        ApiError: 404 unknown, 412 stale version, 409 invalid transition, 403 role not
+            allowed for this transition, 422 reason missing or too long.
+    """
+    reason = _clean_reason(reason)
+    with db.atomic():
+        req = get_request(request_id, principal)
+        if etag_of(req) not in if_match:
+            raise ApiError(
+                412,
+                "precondition_failed",
+                "the request changed since you read it; reload and try again",
+                {"current_etag": etag_of(req), "state": req.state},
+                headers={"ETag": f'"{etag_of(req)}"'},
+            )
+        step = states.transition_for(req.state, target)
+        if step is None:
+            raise ApiError(
+                409,
+                "invalid_transition",
+                f"a request cannot go from {req.state} to {target}",
+                {"state": req.state, "allowed": states.targets_from(req.state)},
+            )
+        if principal.role not in step.roles:
+            raise ApiError(
+                403,
+                "transition_forbidden",
+                f"the role {principal.role!r} may not move a request to {target}",
+                {"state": req.state, "allowed": states.targets_from(req.state, principal.role)},
+            )
+        if step.reason_required and reason is None:
+            raise ApiError(
+                422,
+                "reason_required",
+                f"moving a request to {target} needs a reason",
+                {"field": "reason"},
+            )
+        _apply(req, step, reason, principal.actor, principal.role)
+    return req
+
+
+def system_transition(req: Request, target: str, reason: str, actor: str = "system") -> Request:
+    """Take a transition reserved to the service itself (e.g. publication); inside a transaction."""
+    step = states.transition_for(req.state, target)
+    if step is None or states.SYSTEM not in step.roles:
+        raise ApiError(
+            409, "invalid_transition", f"a request cannot go from {req.state} to {target}"
+        )
+    with db.atomic():
+        _apply(req, step, reason, actor, states.SYSTEM)
+    return req
+
+
+def _apply(
+    req: Request, step: states.Transition, reason: str | None, actor: str, role: str
+) -> None:
+    now = utcnow()
+    changed = (
+        Request.update(state=step.target, version=Request.version + 1, updated_at=now)
+        .where((Request.id == req.id) & (Request.version == req.version))
+        .execute()
+    )
+    if changed != 1:  # someone else won the race between our read and our write
+        raise ApiError(412, "precondition_failed", "the request changed while you acted on it")
+    RequestEvent.create(
+        request=req,
+        from_state=req.state,
+        to_state=step.target,
+        actor=actor,
+        actor_role=role,
+        reason=reason,
+        created_at=now,
+    )
+    record_action(
+        actor, step.action, f"request:{req.id}", reason, {"from": req.state, "to": step.target}
+    )
+    req.state, req.version, req.updated_at = step.target, req.version + 1, now
+
+
+@dataclass
+class RequestFilter:
+    state: list[str] | None = None
+    kind: list[str] | None = None
+    host: str | None = None
+    q: str | None = None
+    min_age_days: float | None = None
+    max_age_days: float | None = None
+    sort: str = "created"
+    page: int = 1
+    per_page: int = 50
+
+
+def list_requests(flt: RequestFilter) -> tuple[list[Request], int]:
+    """Return one page of requests matching the filter, and the total that match."""
+    query = Request.select()
+    if flt.state:
+        query = query.where(Request.state.in_(flt.state))
+    if flt.kind:
+        query = query.where(Request.kind.in_(flt.kind))
+    if flt.host:
+        query = query.where(Request.host == flt.host.strip().lower())
+    now = utcnow()
+    if flt.min_age_days is not None:
+        query = query.where(Request.created_at <= now - dt.timedelta(days=flt.min_age_days))
+    if flt.max_age_days is not None:
+        query = query.where(Request.created_at >= now - dt.timedelta(days=flt.max_age_days))
+    if flt.q:
+        text = flt.q.strip()
+        query = query.where(
+            Request.host.contains(text)
+            | Request.owner.contains(text)
+            | Request.name.contains(text)
+            | Request.path.contains(text)
+            | Request.notes.contains(text)
+        )
+    total = query.count()
+    column = SORTS[flt.sort.lstrip("-")]
+    order = column.desc() if flt.sort.startswith("-") else column.asc()
+    query = query.order_by(order, Request.id).paginate(flt.page, flt.per_page)
+    return list(query), total
