@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 ED25519_ALG = b"\x01"
 
 
-class KeyFileError(Exception):
+class KeyFileError(ValueError):
     """A key file that is missing, unreadable, or readable by others."""
 
 

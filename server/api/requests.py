@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import request, url_for
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from server.auth import PUBLIC, admits, current_principal
 from server.errors import ApiError
@@ -46,7 +47,7 @@ def submit(body):
 
 @bp.route("/requests", methods=["GET"])
 @admits(*USER_ROLES)
-@bp.arguments(RequestListArgsSchema, location="query")
+@bp.arguments(RequestListArgsSchema, location="query", unknown=RAISE)
 @bp.response(200, RequestPageSchema)
 def list_requests(args):
     """List requests with filters (state, kind, host, age, text), sorted and paged."""

@@ -1,0 +1,121 @@
+"""Migrations are the only way the schema is made; they must give exactly what models say."""
+
+from __future__ import annotations
+
+import pytest
+from peewee import SqliteDatabase
+from playhouse.schema_diff import diff_models
+
+from server.db import db, is_postgres, open_database
+from server.migrate import HISTORY_TABLE, pending, runner, upgrade
+from server.models import MODELS
+
+
+def _describe(database, tables):
+    """Columns (name, type, null, pk), indexes and foreign keys of each table, comparable."""
+    shape = {}
+    for table in sorted(tables):
+        lengths = _pg_lengths(database, table) if is_postgres(database) else {}
+        columns = sorted(
+            (c.name, c.data_type.lower(), lengths.get(c.name), c.null, c.primary_key)
+            for c in database.get_columns(table)
+        )
+        indexes = sorted(
+            (tuple(i.columns), i.unique)
+            for i in database.get_indexes(table)
+            if not i.name.endswith("_pkey")
+        )
+        fks = sorted(
+            (f.column, f.dest_table, f.dest_column) for f in database.get_foreign_keys(table)
+        )
+        shape[table] = {"columns": columns, "indexes": indexes, "foreign_keys": fks}
+    return shape
+
+
+def _pg_lengths(database, table):
+    """PostgreSQL reports 'character varying' without its length; ask for it."""
+    cursor = database.execute_sql(
+        "SELECT column_name, character_maximum_length FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_name = %s",
+        (table,),
+    )
+    return dict(cursor.fetchall())
+
+
+def _reference_schema(app, tmp_path):
+    """The schema the models describe, made by peewee in a scratch database of the same kind."""
+    if is_postgres():
+        import uuid
+
+        scratch_schema = "ref_" + uuid.uuid4().hex[:12]
+        db.execute_sql(f"CREATE SCHEMA {scratch_schema}")
+        url = (
+            app.config["DATABASE_URL"].split("?")[0] + f"?options=-csearch_path%3D{scratch_schema}"
+        )
+        scratch = open_database(url)
+        cleanup = lambda: db.execute_sql(f"DROP SCHEMA {scratch_schema} CASCADE")  # noqa: E731
+    else:
+        scratch = SqliteDatabase(str(tmp_path / "reference.db"))
+        cleanup = lambda: None  # noqa: E731
+    try:
+        with scratch.bind_ctx(MODELS), scratch.connection_context():
+            scratch.create_tables(MODELS)
+            return _describe(scratch, [m._meta.table_name for m in MODELS])
+    finally:
+        scratch.close()
+        if hasattr(scratch, "close_all"):
+            scratch.close_all()
+        cleanup()
+
+
+def test_migrating_from_empty_gives_the_models_schema(app, tmp_path):
+    assert not diff_models(db.obj, MODELS), str(diff_models(db.obj, MODELS))
+    tables = set(db.get_tables())
+    assert tables == {m._meta.table_name for m in MODELS} | {HISTORY_TABLE}
+    migrated = _describe(db.obj, [m._meta.table_name for m in MODELS])
+    assert migrated == _reference_schema(app, tmp_path)
+
+
+def test_upgrade_is_idempotent_and_recorded(app):
+    assert pending(db.obj) == []
+    assert upgrade(db.obj) == []
+    applied = [m.name for m in runner(db.obj).status() if m.applied]
+    assert applied[0] == "0001_initial"
+
+
+def test_failing_migration_changes_nothing(database_url, instance, tmp_path, monkeypatch):
+    """A migration that fails halfway leaves no table and no history row behind."""
+    import server.migrate as migrate_module
+
+    broken_dir = tmp_path / "migrations"
+    broken_dir.mkdir()
+    (broken_dir / "0001_half.py").write_text(
+        "from peewee import *\n"
+        "def up(migrator, db):\n"
+        "    db.execute_sql('CREATE TABLE half_done (id INTEGER PRIMARY KEY)')\n"
+        "    raise RuntimeError('boom')\n"
+    )
+    monkeypatch.setattr(migrate_module, "MIGRATIONS_DIR", broken_dir)
+    database = open_database(database_url)
+    try:
+        with pytest.raises(RuntimeError, match="boom"):
+            upgrade(database)
+        with database.connection_context():
+            assert "half_done" not in database.get_tables()
+            assert HISTORY_TABLE not in database.get_tables()
+    finally:
+        database.close()
+        if hasattr(database, "close_all"):
+            database.close_all()
+
+
+def test_serve_refuses_pending_migrations(database_url, instance):
+    from click.testing import CliRunner
+
+    from server.cli import main
+
+    result = CliRunner().invoke(
+        main, ["serve", "--port", "0"], env={"OPTOUT_DATABASE_URL": database_url}
+    )
+    assert result.exit_code == 2
+    assert "migration(s) pending" in result.output

@@ -1,0 +1,158 @@
+"""Role matrix: every endpoint against every role and no token; token life cycle."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from server.auth import PUBLIC
+from shared import states
+
+ANON, OWNER, REVIEWER, PUBLISHER, ADMIN = None, "owner", "reviewer", "publisher", "admin"
+ROLES = [ANON, OWNER, REVIEWER, PUBLISHER, ADMIN]
+STAFF = {REVIEWER, PUBLISHER, ADMIN}
+
+# (method, URL rule) -> the roles it admits. A new endpoint must be added here on purpose.
+EXPECTED = {
+    ("GET", "/api/v1/openapi.json"): {PUBLIC},
+    ("GET", "/api/v1/health"): {PUBLIC},
+    ("GET", "/api/v1/me"): {OWNER} | STAFF,
+    ("POST", "/api/v1/requests"): {PUBLIC},
+    ("GET", "/api/v1/requests"): STAFF,
+    ("GET", "/api/v1/requests/<int:request_id>"): {OWNER} | STAFF,
+    ("POST", "/api/v1/requests/<int:request_id>/transitions"): {OWNER} | STAFF,
+    ("GET", "/api/v1/users"): {ADMIN},
+    ("POST", "/api/v1/users"): {ADMIN},
+    ("POST", "/api/v1/users/<string:name>/revoke"): {ADMIN},
+}
+
+
+def _endpoints(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield method, rule
+
+
+def test_every_endpoint_declares_its_roles(app):
+    declared = {}
+    for method, rule in _endpoints(app):
+        view = app.view_functions[rule.endpoint]
+        assert hasattr(view, "_admits"), f"{method} {rule.rule} declares no roles"
+        declared[(method, rule.rule)] = set(view._admits)
+    assert declared == EXPECTED
+
+
+def _sample_body(method, rule, role):
+    if rule.endswith("/transitions"):
+        # A move each admitted role may make from `received`.
+        return {"to": "withdrawn"} if role == OWNER else {"to": "rejected", "reason": "spam"}
+    if rule == "/api/v1/requests" and method == "POST":
+        return {"kind": "owner", "host": "github.com", "owner": "someone"}
+    if rule == "/api/v1/users":
+        return {"name": "newbie", "role": "reviewer"}
+    return {} if method == "POST" else None
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda r: r or "anonymous")
+def test_role_matrix(app, live_server, factory, role):
+    target, owner_token = factory.request("repository", states.RECEIVED)
+    tokens = {OWNER: owner_token}
+    for staff_role in STAFF:
+        tokens[staff_role] = factory.user(staff_role)[1]
+    victim, _ = factory.user(REVIEWER, name="victim")
+    for method, rule in _endpoints(app):
+        path = rule.rule.replace("<int:request_id>", str(target.id)).replace(
+            "<string:name>", victim.name
+        )
+        headers = {"If-Match": f'"r{target.id}-v{target.version}"'}
+        if role is not None:
+            headers["Authorization"] = f"Bearer {tokens[role]}"
+        resp = requests.request(
+            method,
+            live_server + path,
+            json=_sample_body(method, rule.rule, role),
+            headers=headers,
+            timeout=10,
+        )
+        admitted = EXPECTED[(method, rule.rule)]
+        where = f"{role or 'anonymous'} {method} {rule.rule} -> {resp.status_code} {resp.text}"
+        if PUBLIC in admitted or role in admitted:
+            assert resp.status_code < 400, where
+        elif role is None:
+            assert resp.status_code == 401, where
+            assert resp.json()["error"]["code"] == "unauthorized"
+            assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+        else:
+            assert resp.status_code == 403, where
+            assert resp.json()["error"]["code"] == "forbidden"
+    assert type(target).get_by_id(target.id).state == (
+        {OWNER: "withdrawn", None: "received"}.get(role, "rejected")
+    )
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer optr_not-a-real-token",
+        "Bearer opts_not-a-real-token",
+        "Basic dXNlcjpwYXNz",
+        "Bearer",
+        "optr_token-without-scheme",
+    ],
+)
+def test_bad_tokens_are_401(live_server, header):
+    resp = requests.get(
+        f"{live_server}/api/v1/requests", headers={"Authorization": header}, timeout=5
+    )
+    assert resp.status_code == 401
+    assert resp.json()["error"]["code"] in ("invalid_token", "unauthorized")
+
+
+def test_revoked_token_stops_working_at_once(api, factory):
+    admin = api(factory.user(ADMIN)[1])
+    created = admin.add_user("carol", "reviewer")
+    carol = api(created["token"])
+    assert carol.me() == {"name": "carol", "role": "reviewer"}
+    revoked = admin.revoke_user("carol", reason="left")
+    assert revoked["revoked_at"] is not None
+    from shared.client import ApiClientError
+
+    with pytest.raises(ApiClientError) as caught:
+        carol.me()
+    assert (caught.value.status, caught.value.code) == (401, "invalid_token")
+    with pytest.raises(ApiClientError) as caught:
+        admin.revoke_user("carol")
+    assert caught.value.code == "already_revoked"
+    listed = {u["name"]: u for u in admin.list_users()}
+    assert listed["carol"]["revoked_at"] is not None
+    assert "token" not in listed["carol"] and "token_hash" not in listed["carol"]
+
+
+def test_tokens_are_stored_hashed(api, factory):
+    from server.models import User
+
+    admin = api(factory.user(ADMIN)[1])
+    created = admin.add_user("dave", "publisher")
+    stored = User.get(User.name == "dave")
+    assert created["token"] not in (stored.token_hash, stored.name)
+    assert len(stored.token_hash) == 64 and created["token"].startswith("optr_")
+
+
+def test_user_api_errors(api, factory):
+    from shared.client import ApiClientError
+
+    admin = api(factory.user(ADMIN)[1])
+    admin.add_user("erin", "reviewer")
+    for name, role, code in [
+        ("erin", "reviewer", "user_exists"),
+        ("Bad Name!", "reviewer", "invalid_user_name"),
+        ("frank", "superuser", "validation_error"),
+    ]:
+        with pytest.raises(ApiClientError) as caught:
+            admin.add_user(name, role)
+        assert caught.value.code == code
+    with pytest.raises(ApiClientError) as caught:
+        admin.revoke_user("nobody")
+    assert caught.value.status == 404
