@@ -70,7 +70,12 @@ def normalize_host(value: str) -> str:
     if not host or len(host) > MAX_HOST:
         raise ScopeError("host", "invalid_host", "host must be a DNS name of 1 to 253 characters")
     labels = host.split(".")
-    if len(labels) < 2 or not all(_HOST_LABEL.match(label) for label in labels):
+    # A top-level label is never all digits: this refuses IP literals too.
+    if (
+        len(labels) < 2
+        or not all(_HOST_LABEL.match(label) for label in labels)
+        or labels[-1].isdigit()
+    ):
         raise ScopeError("host", "invalid_host", f"{value!r} is not a host name such as github.com")
     return host
 
