@@ -55,6 +55,7 @@ class Request(BaseModel):
     status_token_hash = CharField(max_length=64, unique=True)
     version = IntegerField(default=1)
     published_in = IntegerField(null=True)
+    reinclusion_requested_at = DateTimeField(null=True)
     created_at = DateTimeField(default=utcnow, index=True)
     updated_at = DateTimeField(default=utcnow)
 
@@ -84,4 +85,75 @@ class AuditRecord(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
 
-MODELS = [User, Request, RequestEvent, AuditRecord]
+class CatalogRelease(BaseModel):
+    """A dataset release whose manifest was loaded with ``optout catalog load``."""
+
+    id = AutoField()
+    name = CharField(max_length=128, unique=True)
+    loaded_at = DateTimeField(default=utcnow)
+    repositories = IntegerField(default=0)
+    files = IntegerField(default=0)
+
+
+class CatalogEntry(BaseModel):
+    """One repository in one release. ``*_key`` are lower-cased: forges ignore case."""
+
+    id = AutoField()
+    release = ForeignKeyField(CatalogRelease, backref="entries", on_delete="CASCADE")
+    host = CharField(max_length=253)
+    owner = CharField(max_length=255)
+    owner_key = CharField(max_length=255)
+    name = CharField(max_length=255)
+    name_key = CharField(max_length=255)
+    file_count = IntegerField(default=0)
+
+    class Meta:
+        indexes = (
+            (("release", "host", "owner_key", "name_key"), True),
+            (("host", "owner_key", "name_key"), False),
+        )
+
+
+class Challenge(BaseModel):
+    """A token an owner places in a repository to prove authority over an account.
+
+    ``account`` is the request's owner (authority over the account or organisation itself)
+    or another account (a member's co-signature on an organisation-wide request).
+    """
+
+    id = AutoField()
+    request = ForeignKeyField(Request, backref="challenges", on_delete="CASCADE")
+    account = CharField(max_length=255)
+    token = CharField(max_length=64, unique=True)
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    verified_at = DateTimeField(null=True)
+    verified_url = TextField(null=True)
+
+
+class EmailProof(BaseModel):
+    """An e-mailed link; the address is kept here (deletable), never in the audit log."""
+
+    id = AutoField()
+    request = ForeignKeyField(Request, backref="email_proofs", on_delete="CASCADE")
+    address = CharField(max_length=320)
+    token_hash = CharField(max_length=64, unique=True)
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    verified_at = DateTimeField(null=True)
+
+
+class Evidence(BaseModel):
+    """Proof of authority attached to a request: how, for which account, and what was seen."""
+
+    id = AutoField()
+    request = ForeignKeyField(Request, backref="evidence", on_delete="CASCADE")
+    method = CharField(max_length=16)  # challenge | email | manual
+    account = CharField(max_length=255, null=True)
+    detail = TextField()
+    actor = CharField(max_length=80)
+    created_at = DateTimeField(default=utcnow)
+
+
+MODELS = [User, Request, RequestEvent, AuditRecord, CatalogRelease, CatalogEntry, Challenge,
+          EmailProof, Evidence]
