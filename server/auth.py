@@ -60,7 +60,7 @@ def _bearer_token() -> str | None:
 
 def authenticate() -> Principal | None:
     """Resolve the bearer token to a principal, or None when there is no token."""
-    from server.models import Request, User  # models need the db proxy bound
+    from server.models import User  # models need the db proxy bound
 
     token = _bearer_token()
     if token is None:
@@ -71,9 +71,9 @@ def authenticate() -> Principal | None:
         return None
     digest = hash_token(token)
     if token.startswith(STATUS_TOKEN_PREFIX):
-        found = Request.get_or_none(Request.status_token_hash == digest)
-        if found is not None and hmac.compare_digest(found.status_token_hash, digest):
-            return Principal(OWNER, "owner", request_id=found.id)
+        owner = owner_principal(token)
+        if owner is not None:
+            return owner
     else:
         user = User.get_or_none(User.token_hash == digest)
         if user is not None and user.revoked_at is None:
@@ -84,6 +84,19 @@ def authenticate() -> Principal | None:
         "the token is unknown or has been revoked",
         headers={"WWW-Authenticate": 'Bearer realm="optout"'},
     )
+
+
+def owner_principal(status_token: str) -> Principal | None:
+    """Return the owner principal of the request this status token belongs to, if any."""
+    from server.models import Request
+
+    if not status_token.startswith(STATUS_TOKEN_PREFIX) or len(status_token) > 100:
+        return None
+    digest = hash_token(status_token)
+    found = Request.get_or_none(Request.status_token_hash == digest)
+    if found is None or not hmac.compare_digest(found.status_token_hash, digest):
+        return None
+    return Principal(OWNER, "owner", request_id=found.id)
 
 
 def admits(*roles: str):

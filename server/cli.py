@@ -6,6 +6,7 @@ Commands that report print plain text for people and JSON with ``--json``. Exit 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -227,6 +228,87 @@ def users_revoke(name: str, reason: str | None) -> None:
     with _connection():
         user = revoke_user(name, actor="cli", reason=reason)
     click.echo(f"revoked {user.name}")
+
+
+# --- catalog --------------------------------------------------------------------------
+
+
+@main.group()
+def catalog() -> None:
+    """The dataset catalog: which releases include which repositories."""
+
+
+@contextlib.contextmanager
+def _progress(stream):
+    """Yield a progress callback over the bytes of ``stream`` on a terminal, else None."""
+    try:
+        size = os.fstat(stream.fileno()).st_size
+    except (OSError, ValueError):  # not a real file
+        size = 0
+    if not size or not sys.stderr.isatty():
+        yield None
+        return
+    with click.progressbar(length=size, label="loading", file=sys.stderr) as bar:
+        yield bar.update
+
+
+@catalog.command("load")
+@click.argument("file", type=click.File("rb"))
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@with_appcontext
+@fails_cleanly
+def catalog_load(file, as_json: bool) -> None:
+    """Load a release manifest (JSON Lines; FILE '-' reads stdin), replacing each release it names.
+
+    Each line is {"host", "owner", "name", "release", "files"}. Releases the file does not
+    name are left as they are; a bad line aborts the load and nothing changes.
+
+    \b
+    Example:
+      optout catalog load stack-v2.jsonl
+      zcat stack-v2.jsonl.gz | optout catalog load - --json
+    """
+    from server.workflows.catalog import load_catalog
+
+    with _connection(), _progress(file) as progress:
+        summary = load_catalog(file, progress=progress, actor="cli")
+    if as_json:
+        click.echo(json.dumps(summary))
+        return
+    if not summary["releases"]:
+        click.echo("the file names no release; nothing changed")
+    for release in summary["releases"]:
+        was = release["previous"]
+        before = f"was {was['repositories']} repositories, {was['files']} files" if was else "new"
+        click.echo(
+            f"{release['name']}: {release['repositories']} repositories, "
+            f"{release['files']} files ({before})"
+        )
+
+
+@catalog.command("releases")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@with_appcontext
+@fails_cleanly
+def catalog_releases(as_json: bool) -> None:
+    """List the loaded releases, the most recently first-loaded first.
+
+    \b
+    Example:
+      optout catalog releases --json
+    """
+    from server.workflows.catalog import list_releases
+
+    with _connection():
+        rows = list_releases()
+    if as_json:
+        click.echo(json.dumps(rows, default=str))
+        return
+    for row in rows:
+        click.echo(
+            f"{row['name']}\t{row['repositories']} repositories\t{row['files']} files\t"
+            f"loaded {row['loaded_at']:%Y-%m-%d %H:%M}"
+        )
 
 
 # --- set-up and serving ---------------------------------------------------------------

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import os
+import secrets
+import time
 import tomllib
 from pathlib import Path
 
@@ -20,6 +23,45 @@ DEFAULTS = {
     "OPENAPI_VERSION": "3.0.3",
     "OPENAPI_URL_PREFIX": "/api/v1",
     "OPENAPI_JSON_PATH": "openapi.json",
+    # Owners' web pages and submissions.
+    "DEFAULT_HOST": "github.com",
+    "KNOWN_HOSTS": ["github.com", "gitlab.com", "bitbucket.org", "codeberg.org"],
+    "SUBMIT_RATE_LIMIT": "20 per hour;5 per minute",
+    "RATELIMIT_ENABLED": True,  # set explicitly: the limiter keeps the last app's value
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "RATELIMIT_NAMESPACE": "optout",
+    "TRUSTED_PROXIES": 0,  # how many reverse proxies set X-Forwarded-For in front of us
+    "WTF_CSRF_TIME_LIMIT": 6 * 3600,
+    # Proof of authority (server/workflows/proofs.py). Raw-file URL of a file in a
+    # repository, per forge host; {owner}, {name} and {path} are filled in. A host without a
+    # template cannot use challenge files.
+    "RAW_URL_TEMPLATES": {
+        "github.com": "https://raw.githubusercontent.com/{owner}/{name}/HEAD/{path}",
+        "gitlab.com": "https://gitlab.com/{owner}/{name}/-/raw/HEAD/{path}",
+        "codeberg.org": "https://codeberg.org/{owner}/{name}/raw/branch/main/{path}",
+        "bitbucket.org": "https://bitbucket.org/{owner}/{name}/raw/HEAD/{path}",
+    },
+    # Names of an account's profile repositories, tried in order ({owner}: the account).
+    "PROFILE_REPOSITORIES": ["{owner}", ".github"],
+    "CHALLENGE_PATH": ".well-known/optout-challenge.txt",
+    "CHALLENGE_TTL_HOURS": 72,
+    "FETCH_TIMEOUT": 10,
+    "FETCH_MAX_BYTES": 65536,
+    # Loopback, private and link-local addresses are refused unless this is true (tests).
+    "FETCH_ALLOW_PRIVATE": False,
+    "FETCH_CA_BUNDLE": None,  # a CA bundle file for the fetcher; None: the system's
+    # E-mailed links: off while SMTP_HOST is None.
+    "SMTP_HOST": None,
+    "SMTP_PORT": 587,
+    "SMTP_FROM": "optout@localhost",
+    "SMTP_STARTTLS": True,
+    "SMTP_SSL": False,
+    "SMTP_USER": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_TIMEOUT": 10,
+    "EMAIL_PROOF_TTL_HOURS": 24,
+    "PUBLIC_URL": "http://127.0.0.1:8000",  # base of the links sent by e-mail
 }
 
 
@@ -31,7 +73,7 @@ def instance_path() -> Path:
 def load_config(app: Flask, overrides: dict | None = None) -> None:
     """Fill ``app.config`` from defaults, the instance file, the environment and overrides."""
     instance = Path(app.instance_path)
-    app.config.update(DEFAULTS)
+    app.config.update(copy.deepcopy(DEFAULTS))  # apps must not share (and mutate) one dict
     app.config["DATABASE_URL"] = f"sqlite:///{instance / 'optout.db'}"
     app.config["SIGNING_KEY_FILE"] = str(instance / "signing.key")
     config_file = instance / "config.toml"
@@ -41,3 +83,26 @@ def load_config(app: Flask, overrides: dict | None = None) -> None:
     app.config.from_prefixed_env("OPTOUT")
     if overrides:
         app.config.update(overrides)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = read_or_create_secret(instance / "secret_key")
+
+
+def read_or_create_secret(path: Path) -> str:
+    """Return the instance's session/CSRF secret, creating it (0600) on first use.
+
+    Every worker process must share it, so it lives in a file; O_EXCL makes the first
+    writer win when several workers start at once.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another worker may be writing it right now
+            secret = path.read_text().strip()
+            if secret:
+                return secret
+            time.sleep(0.01)
+        raise RuntimeError(f"{path} is empty; delete it to make a new secret") from None
+    secret = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secret)
+    return secret

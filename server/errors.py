@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -83,12 +83,20 @@ def from_http_exception(error: HTTPException) -> ApiError:
     return ApiError(status, code, message, details, headers)
 
 
+def respond(error: ApiError):
+    """JSON envelope under /api/, an HTML page for the owners' web pages."""
+    if request.path.startswith("/api/"):
+        return error.response()
+    html = render_template("error.html", error=error)
+    return html, error.status, error.headers
+
+
 def init_app(app: Flask) -> None:
-    app.register_error_handler(ApiError, lambda e: e.response())
+    app.register_error_handler(ApiError, respond)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
         if isinstance(error, HTTPException):
-            return from_http_exception(error).response()
+            return respond(from_http_exception(error))
         log.exception("unhandled error")
-        return ApiError(500, "internal_error", "the server failed; the error was logged").response()
+        return respond(ApiError(500, "internal_error", "the server failed; the error was logged"))

@@ -38,7 +38,7 @@ def run(host: str, port: int, workers: int, threads: int) -> None:
             "timeout": 30,
             "graceful_timeout": 10,
             "proc_name": "optout",
-        # The control socket lives at one fixed path per user; two instances would collide.
-        "control_socket_disable": True,
+            # The control socket lives at one fixed path per user; two instances would collide.
+            "control_socket_disable": True,
         }
     ).run()

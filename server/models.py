@@ -155,5 +155,14 @@ class Evidence(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
 
-MODELS = [User, Request, RequestEvent, AuditRecord, CatalogRelease, CatalogEntry, Challenge,
-          EmailProof, Evidence]
+MODELS = [
+    User,
+    Request,
+    RequestEvent,
+    AuditRecord,
+    CatalogRelease,
+    CatalogEntry,
+    Challenge,
+    EmailProof,
+    Evidence,
+]

@@ -59,6 +59,7 @@ class RequestSchema(ma.Schema):
     version = fields.Integer(required=True)
     etag = fields.String(required=True)
     published_in = fields.Integer(allow_none=True, required=True)
+    reinclusion_requested_at = fields.DateTime(allow_none=True, required=True, format="iso")
     created_at = fields.DateTime(required=True, format="iso")
     updated_at = fields.DateTime(required=True, format="iso")
     allowed_transitions = fields.List(fields.String(), required=True)
@@ -87,6 +88,7 @@ class RequestListArgsSchema(StrictSchema):
     kind = fields.List(fields.String(validate=validate.OneOf(states.KINDS)))
     host = fields.String(validate=validate.Length(1, MAX_HOST))
     q = fields.String(validate=validate.Length(1, 200))
+    reinclusion_requested = fields.Boolean()
     min_age_days = fields.Float(validate=validate.Range(0, 36500))
     max_age_days = fields.Float(validate=validate.Range(0, 36500))
     sort = fields.String(
@@ -139,3 +141,153 @@ class MeSchema(ma.Schema):
 
 class HealthSchema(ma.Schema):
     status = fields.String(required=True)
+
+
+class LookupArgsSchema(StrictSchema):
+    host = fields.String(required=True, validate=validate.Length(1, MAX_HOST))
+    owner = fields.String(required=True, validate=validate.Length(1, MAX_OWNER))
+    name = fields.String(validate=validate.Length(1, MAX_NAME))
+
+
+class CatalogRepositorySchema(ma.Schema):
+    name = fields.String(required=True)
+    files = fields.Integer(required=True, metadata={"description": "files in the release"})
+
+
+class LookupReleaseSchema(ma.Schema):
+    name = fields.String(required=True)
+    loaded_at = fields.DateTime(required=True, format="iso")
+    repositories = fields.List(
+        fields.Nested(CatalogRepositorySchema),
+        required=True,
+        metadata={"description": "the matching repositories, by name, at most 500"},
+    )
+    repository_count = fields.Integer(required=True)
+    files = fields.Integer(required=True, metadata={"description": "sum over all matches"})
+    truncated = fields.Boolean(required=True)
+
+
+class CoveringRequestSchema(ma.Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    state = fields.String(required=True)
+    scope = fields.String(required=True, metadata={"description": "a file's path is withheld"})
+    created_at = fields.DateTime(required=True, format="iso")
+
+
+class LookupSchema(ma.Schema):
+    host = fields.String(required=True)
+    owner = fields.String(required=True)
+    name = fields.String(allow_none=True, required=True)
+    releases = fields.List(fields.Nested(LookupReleaseSchema), required=True)
+    requests = fields.List(
+        fields.Nested(CoveringRequestSchema),
+        required=True,
+        metadata={"description": "requests that cover it, in every state; at most 200"},
+    )
+    requests_total = fields.Integer(required=True)
+
+
+# -- proof of authority --------------------------------------------------------------------
+
+
+class ChallengeCreateSchema(StrictSchema):
+    account = fields.String(
+        allow_none=True,
+        validate=validate.Length(1, MAX_OWNER),
+        metadata={
+            "description": "leave out for the request's own account; for an organisation-wide "
+            "request, a member account that co-signs it"
+        },
+    )
+
+
+class ChallengeCheckSchema(StrictSchema):
+    """No fields: the check looks at every open challenge of the request."""
+
+
+class UrlCheckSchema(ma.Schema):
+    url = fields.String(required=True)
+    outcome = fields.String(
+        required=True,
+        metadata={
+            "description": "found, token_missing, not_checked, fetch_private_address, "
+            "fetch_timeout, fetch_too_large, fetch_redirect_refused, fetch_http_error, "
+            "fetch_failed"
+        },
+    )
+    status = fields.Integer(allow_none=True, required=True, metadata={"description": "HTTP"})
+    message = fields.String(required=True)
+
+
+class ChallengeSchema(ma.Schema):
+    id = fields.Integer(required=True)
+    account = fields.String(required=True)
+    token = fields.String(required=True, metadata={"description": "the line to publish"})
+    path = fields.String(required=True, metadata={"description": "where the file goes"})
+    urls = fields.List(
+        fields.String(), required=True, metadata={"description": "checked in this order"}
+    )
+    instructions = fields.String(required=True)
+    created_at = fields.DateTime(required=True, format="iso")
+    expires_at = fields.DateTime(required=True, format="iso")
+    expired = fields.Boolean(required=True)
+    verified_at = fields.DateTime(allow_none=True, required=True, format="iso")
+    verified_url = fields.String(allow_none=True, required=True)
+
+
+class ChallengeReportSchema(ChallengeSchema):
+    checks = fields.List(fields.Nested(UrlCheckSchema), required=True)
+
+
+class CheckResultSchema(ma.Schema):
+    verified = fields.Boolean(required=True, metadata={"description": "the request is verified"})
+    state = fields.String(required=True)
+    etag = fields.String(required=True)
+    message = fields.String(required=True)
+    challenges = fields.List(fields.Nested(ChallengeReportSchema), required=True)
+
+
+class EvidenceSchema(ma.Schema):
+    id = fields.Integer(required=True)
+    method = fields.String(required=True, metadata={"description": "challenge, email or manual"})
+    account = fields.String(allow_none=True, required=True)
+    detail = fields.String(
+        required=True,
+        metadata={"description": "the URL, the masked address, or the reviewer's note"},
+    )
+    actor = fields.String(required=True)
+    created_at = fields.DateTime(required=True, format="iso")
+
+
+class EmailProofSchema(ma.Schema):
+    id = fields.Integer(required=True)
+    address = fields.String(required=True, metadata={"description": "masked"})
+    created_at = fields.DateTime(required=True, format="iso")
+    expires_at = fields.DateTime(required=True, format="iso")
+    verified_at = fields.DateTime(allow_none=True, required=True, format="iso")
+
+
+class ProofsSchema(ma.Schema):
+    evidence = fields.List(fields.Nested(EvidenceSchema), required=True)
+    challenges = fields.List(fields.Nested(ChallengeSchema), required=True)
+    email_proofs = fields.List(fields.Nested(EmailProofSchema), required=True)
+
+
+class EmailProofCreateSchema(StrictSchema):
+    address = fields.String(required=True, validate=validate.Length(3, 254))
+
+
+class EmailProofSentSchema(ma.Schema):
+    email_proof = fields.Nested(EmailProofSchema, required=True)
+    next = fields.String(required=True)
+
+
+class EmailConfirmSchema(StrictSchema):
+    token = fields.String(required=True, validate=validate.Length(1, 200))
+
+
+class EmailConfirmedSchema(ma.Schema):
+    request_id = fields.Integer(required=True)
+    state = fields.String(required=True)
+    evidence = fields.Nested(EvidenceSchema, required=True)

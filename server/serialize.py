@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from server.auth import Principal
-from server.models import Request, RequestEvent, User
+from server.errors import ApiError
+from server.models import Request, RequestEvent, User, utcnow
+from server.workflows.email_proofs import mask_address
+from server.workflows.proofs import candidate_urls, challenge_path
 from server.workflows.requests import etag_of, history
 from shared import states
 from shared.scope import Scope
@@ -34,6 +37,7 @@ def request_dict(req: Request, principal: Principal | None, with_history: bool =
         )
     }
     data["created_at"], data["updated_at"] = _utc(req.created_at), _utc(req.updated_at)
+    data["reinclusion_requested_at"] = _utc(req.reinclusion_requested_at)
     data["scope"] = scope.describe()
     data["etag"] = etag_of(req)
     data["allowed_transitions"] = states.targets_from(req.state, role)
@@ -70,3 +74,51 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
     if isinstance(value, str):  # SQLite hands back text when a value was stored raw
         value = dt.datetime.fromisoformat(value)
     return value.replace(tzinfo=dt.UTC)
+
+
+def challenge_dict(challenge, req: Request) -> dict:
+    """A challenge with where to put it and which URLs the server will look at."""
+    try:
+        urls = candidate_urls(req, challenge.account)
+    except ApiError:  # the host's template was removed from the configuration since
+        urls = []
+    path = challenge_path()
+    return {
+        "id": challenge.id,
+        "account": challenge.account,
+        "token": challenge.token,
+        "path": path,
+        "urls": urls,
+        "instructions": (
+            f"Commit a file {path} whose content is the line {challenge.token} to the default "
+            f"branch of one of the repositories these URLs point into, then ask for a check: "
+            + ", ".join(urls)
+        ),
+        "created_at": _utc(challenge.created_at),
+        "expires_at": _utc(challenge.expires_at),
+        "expired": challenge.verified_at is None and _utc(challenge.expires_at) <= _utc(utcnow()),
+        "verified_at": _utc(challenge.verified_at),
+        "verified_url": challenge.verified_url,
+    }
+
+
+def evidence_dict(evidence) -> dict:
+    return {
+        "id": evidence.id,
+        "method": evidence.method,
+        "account": evidence.account,
+        "detail": evidence.detail,
+        "actor": evidence.actor,
+        "created_at": _utc(evidence.created_at),
+    }
+
+
+def email_proof_dict(proof) -> dict:
+    """An e-mailed link as its owner and reviewers see it: the address masked."""
+    return {
+        "id": proof.id,
+        "address": mask_address(proof.address),
+        "created_at": _utc(proof.created_at),
+        "expires_at": _utc(proof.expires_at),
+        "verified_at": _utc(proof.verified_at),
+    }

@@ -115,6 +115,36 @@ class OptoutClient:
         )
         return Versioned(resp.json(), _etag(resp))
 
+    # -- catalog ----------------------------------------------------------------------
+
+    def lookup(self, host: str, owner: str, name: str | None = None) -> dict:
+        """Say which releases include an account (or one repository) and what covers it."""
+        params = {"host": host, "owner": owner}
+        if name is not None:
+            params["name"] = name
+        return self._call("GET", "/lookup", params=params).json()
+
+    # -- proof of authority ---------------------------------------------------------
+
+    def create_challenge(self, request_id: int, account: str | None = None) -> dict:
+        """Get a token to publish (``account``: a co-signing member of an organisation)."""
+        body = {} if account is None else {"account": account}
+        return self._call("POST", f"/requests/{request_id}/challenges", json=body).json()
+
+    def check_challenges(self, request_id: int) -> dict:
+        """Have the server fetch the challenge files; says whether the request is verified."""
+        return self._call("POST", f"/requests/{request_id}/challenges/check", json={}).json()
+
+    def evidence(self, request_id: int) -> dict:
+        return self._call("GET", f"/requests/{request_id}/evidence").json()
+
+    def start_email_proof(self, request_id: int, address: str) -> dict:
+        body = {"address": address}
+        return self._call("POST", f"/requests/{request_id}/email-proof", json=body).json()
+
+    def confirm_email_proof(self, token: str) -> dict:
+        return self._call("POST", "/email-proofs/confirm", json={"token": token}).json()
+
     # -- users ------------------------------------------------------------------------
 
     def list_users(self) -> list[dict]:

@@ -121,8 +121,9 @@ def parse_one(
         host, segments = RAW_HOSTS[host], _raw_to_blob(segments)
     nested = host not in FLAT_HOSTS and nested_hosts_default
     fields, denoted, note = _interpret(host, segments, nested, kind)
+    scope = build_scope(denoted, fields)  # malformed names are reported as such, first
     chosen = _choose_kind(kind, denoted, fields)
-    return build_scope(chosen, fields), note
+    return (scope if chosen == denoted else build_scope(chosen, fields)), note
 
 
 def _clean(raw: str) -> str:

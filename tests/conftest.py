@@ -63,7 +63,8 @@ def app(database_url, instance):
     from server.db import db
     from server.migrate import upgrade
 
-    application = create_app({"TESTING": True, "DATABASE_URL": database_url})
+    application = create_app({"TESTING": True, "DATABASE_URL": database_url,
+                              "RATELIMIT_ENABLED": False})
     upgrade(db.obj)
     with application.app_context():
         yield application

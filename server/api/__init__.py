@@ -6,7 +6,7 @@ from flask import Flask, request
 from flask_smorest import Api
 
 from server.auth import PUBLIC, admits
-from server.errors import ApiError, from_http_exception
+from server.errors import ApiError, from_http_exception, respond
 from server.schemas import ErrorSchema
 
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -16,7 +16,7 @@ class OptoutApi(Api):
     ERROR_SCHEMA = ErrorSchema
 
     def handle_http_exception(self, error):
-        return from_http_exception(error).response()
+        return respond(from_http_exception(error))
 
 
 def _require_json_body() -> None:
@@ -34,7 +34,7 @@ def _require_json_body() -> None:
 
 
 def init_app(app: Flask) -> Api:
-    from server.api import meta, requests, users
+    from server.api import catalog, meta, proofs, requests, users
 
     api = OptoutApi(
         app,
@@ -45,7 +45,7 @@ def init_app(app: Flask) -> Api:
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         },
     )
-    for module in (meta, requests, users):
+    for module in (meta, requests, users, catalog, proofs):
         api.register_blueprint(module.bp, url_prefix="/api/v1")
     app.before_request(_require_json_body)
     # The spec itself is public; declare it like every other endpoint.

@@ -8,6 +8,7 @@ from marshmallow import RAISE
 
 from server.auth import PUBLIC, admits, current_principal
 from server.errors import ApiError
+from server.limits import submissions
 from server.schemas import (
     ReceiptSchema,
     RequestCreateSchema,
@@ -28,11 +29,24 @@ NEXT_STEP = (
 )
 
 
+def _required_if_match() -> set[str]:
+    """The strong ETags of If-Match; acting without naming a version is refused (428)."""
+    if_match = request.if_match.as_set()
+    if not if_match:
+        raise ApiError(
+            428,
+            "precondition_required",
+            "send If-Match with the ETag of the request you are acting on",
+        )
+    return if_match
+
+
 def _etag_header(data: dict) -> dict:
     return {"ETag": f'"{data["etag"]}"'}
 
 
 @bp.route("/requests", methods=["POST"])
+@submissions
 @admits(PUBLIC)
 @bp.arguments(RequestCreateSchema)
 @bp.response(201, ReceiptSchema)
@@ -89,16 +103,27 @@ def read(request_id):
 )
 def transition(body, request_id):
     """Move a request to another state; needs If-Match with the ETag you last read."""
-    if_match = request.if_match.as_set()
-    if not if_match:
-        raise ApiError(
-            428,
-            "precondition_required",
-            "send If-Match with the ETag of the request you are acting on",
-        )
+    if_match = _required_if_match()
     principal = current_principal()
     req = workflow.transition_request(
         request_id, body["to"], body.get("reason"), principal, if_match
     )
+    data = request_dict(req, principal, with_history=True)
+    return data, 200, _etag_header(data)
+
+
+@bp.route("/requests/<int:request_id>/reinclusion", methods=["POST"])
+@admits(OWNER)
+@bp.response(200, RequestDetailSchema)
+@bp.doc(
+    parameters=[
+        {"in": "header", "name": "If-Match", "required": True, "schema": {"type": "string"}}
+    ]
+)
+def reinclusion(request_id):
+    """Ask for a published removal to be reverted (a reviewer decides)."""
+    if_match = _required_if_match()
+    principal = current_principal()
+    req = workflow.request_reinclusion(request_id, principal, if_match)
     data = request_dict(req, principal, with_history=True)
     return data, 200, _etag_header(data)

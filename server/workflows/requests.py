@@ -9,12 +9,13 @@ from server.audit import record_action
 from server.auth import STATUS_TOKEN_PREFIX, Principal, hash_token, new_token
 from server.db import db
 from server.errors import ApiError, not_found
-from server.models import Request, RequestEvent, utcnow
+from server.models import Evidence, Request, RequestEvent, utcnow
 from shared import states
 from shared.scope import ScopeError, build_scope
 
 MAX_NOTES = 4000
 MAX_REASON = 2000
+MAX_ID = 2**31 - 1  # ids are SERIAL (32-bit) on PostgreSQL
 SORTS = {
     "created": Request.created_at,
     "updated": Request.updated_at,
@@ -80,6 +81,8 @@ def submit_request(data: dict) -> tuple[Request, str]:
 
 def get_request(request_id: int, principal: Principal | None) -> Request:
     """Load a request the principal may see; owners see only their own."""
+    if not 0 < request_id <= MAX_ID:  # SQLite cannot even bind an int beyond 64 bits (500)
+        raise not_found("request", request_id)
     req = Request.get_or_none(Request.id == request_id)
     if req is None or (
         principal and principal.role == states.OWNER and principal.request_id != req.id
@@ -147,7 +150,61 @@ def transition_request(
                 {"field": "reason"},
             )
         _apply(req, step, reason, principal.actor, principal.role)
+        if (step.source, step.target) == (states.CONFIRMED, states.VERIFIED):
+            # A reviewer's verification is itself proof of authority: keep the note as evidence.
+            Evidence.create(request=req, method="manual", detail=reason, actor=principal.actor)
     return req
+
+
+def request_reinclusion(request_id: int, principal: Principal, if_match: set[str]) -> Request:
+    """Record that the owner asks for a published removal to be reverted.
+
+    Reviewers then decide (``published → reverted``); asking twice is refused.
+    """
+    with db.atomic():
+        req = get_request(request_id, principal)
+        if etag_of(req) not in if_match:
+            raise ApiError(
+                412,
+                "precondition_failed",
+                "the request changed since you read it; reload and try again",
+                {"current_etag": etag_of(req), "state": req.state},
+            )
+        if req.state != states.PUBLISHED:
+            raise ApiError(
+                409,
+                "not_published",
+                "re-inclusion can be asked only after the removal was published; "
+                "before that, withdraw the request",
+                {"state": req.state},
+            )
+        if req.reinclusion_requested_at is not None:
+            raise ApiError(
+                409,
+                "reinclusion_already_requested",
+                "re-inclusion was already asked for; a reviewer will decide",
+            )
+        now = utcnow()
+        changed = (
+            Request.update(
+                reinclusion_requested_at=now, version=Request.version + 1, updated_at=now
+            )
+            .where((Request.id == req.id) & (Request.version == req.version))
+            .execute()
+        )
+        if changed != 1:
+            raise ApiError(412, "precondition_failed", "the request changed while you acted on it")
+        RequestEvent.create(
+            request=req,
+            from_state=req.state,
+            to_state=req.state,
+            actor=principal.actor,
+            actor_role=principal.role,
+            reason="re-inclusion requested",
+            created_at=now,
+        )
+        record_action(principal.actor, "request.reinclusion_requested", f"request:{req.id}")
+    return get_request(request_id, principal)
 
 
 def system_transition(req: Request, target: str, reason: str, actor: str = "system") -> Request:
@@ -197,6 +254,7 @@ class RequestFilter:
     min_age_days: float | None = None
     max_age_days: float | None = None
     sort: str = "created"
+    reinclusion_requested: bool | None = None
     page: int = 1
     per_page: int = 50
 
@@ -208,6 +266,9 @@ def list_requests(flt: RequestFilter) -> tuple[list[Request], int]:
         query = query.where(Request.state.in_(flt.state))
     if flt.kind:
         query = query.where(Request.kind.in_(flt.kind))
+    if flt.reinclusion_requested is not None:
+        flag = Request.reinclusion_requested_at.is_null(not flt.reinclusion_requested)
+        query = query.where(flag)
     if flt.host:
         query = query.where(Request.host == flt.host.strip().lower())
     now = utcnow()
