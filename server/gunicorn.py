@@ -36,6 +36,8 @@ def run(host: str, port: int, workers: int, threads: int) -> None:
             "accesslog": "-",
             "access_log_format": ACCESS_LOG_FORMAT,
             "timeout": 30,
+            # Twice gunicorn's default: every query the OpenAPI spec allows fits.
+            "limit_request_line": 8190,
             "graceful_timeout": 10,
             "proc_name": "optout",
             # The control socket lives at one fixed path per user; two instances would collide.

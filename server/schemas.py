@@ -8,6 +8,9 @@ from marshmallow import fields, validate
 from shared import states
 from shared.scope import MAX_HOST, MAX_NAME, MAX_OWNER, MAX_PATH
 
+# Bounded and DNS-shaped, so that every query the spec allows fits in a request line.
+HOST_PATTERN = r"^[A-Za-z0-9.-]{1,253}$"
+
 
 class StrictSchema(ma.Schema):
     class Meta:
@@ -84,9 +87,15 @@ class TransitionSchema(StrictSchema):
 
 
 class RequestListArgsSchema(StrictSchema):
-    state = fields.List(fields.String(validate=validate.OneOf(states.STATES)))
-    kind = fields.List(fields.String(validate=validate.OneOf(states.KINDS)))
-    host = fields.String(validate=validate.Length(1, MAX_HOST))
+    state = fields.List(
+        fields.String(validate=validate.OneOf(states.STATES)),
+        validate=validate.Length(max=len(states.STATES)),
+    )
+    kind = fields.List(
+        fields.String(validate=validate.OneOf(states.KINDS)),
+        validate=validate.Length(max=len(states.KINDS)),
+    )
+    host = fields.String(validate=validate.Regexp(HOST_PATTERN))
     q = fields.String(validate=validate.Length(1, 200))
     reinclusion_requested = fields.Boolean()
     min_age_days = fields.Float(validate=validate.Range(0, 36500))
@@ -144,9 +153,9 @@ class HealthSchema(ma.Schema):
 
 
 class LookupArgsSchema(StrictSchema):
-    host = fields.String(required=True, validate=validate.Length(1, MAX_HOST))
-    owner = fields.String(required=True, validate=validate.Length(1, MAX_OWNER))
-    name = fields.String(validate=validate.Length(1, MAX_NAME))
+    host = fields.String(required=True, validate=validate.Regexp(HOST_PATTERN))
+    owner = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9._/-]{1,255}$"))
+    name = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9._-]{1,255}$"))
 
 
 class CatalogRepositorySchema(ma.Schema):

@@ -33,6 +33,27 @@ def _require_json_body() -> None:
         )
 
 
+def _holds_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return _holds_nul(list(value.items()))
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+def _refuse_nul_characters() -> None:
+    """Refuse text holding NUL: PostgreSQL cannot store it, and no real input needs it."""
+    texts = [request.path, *request.args.items(multi=True)]
+    if request.mimetype == "application/json":
+        texts.append(request.get_json(silent=True))
+    elif request.form:
+        texts.extend(request.form.items(multi=True))
+    if _holds_nul(texts):
+        raise ApiError(422, "nul_character", "text must not contain NUL (U+0000) characters")
+
+
 def init_app(app: Flask) -> Api:
     from server.api import catalog, meta, proofs, requests, users
 
@@ -48,6 +69,7 @@ def init_app(app: Flask) -> Api:
     for module in (meta, requests, users, catalog, proofs):
         api.register_blueprint(module.bp, url_prefix="/api/v1")
     app.before_request(_require_json_body)
+    app.before_request(_refuse_nul_characters)
     # The spec itself is public; declare it like every other endpoint.
     name = "api-docs.openapi_json"
     app.view_functions[name] = admits(PUBLIC)(app.view_functions[name])

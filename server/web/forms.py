@@ -57,4 +57,13 @@ class ActionForm(FlaskForm):
 
     t = HiddenField(validators=[DataRequired()])
     etag = HiddenField(validators=[DataRequired()])
-    account = StringField("Member account (optional)", validators=[Optional(), Length(max=255)])
+    account = StringField(
+        "A member's account, for a co-signature (optional)",
+        validators=[Optional(), Length(max=255)],
+        description="Leave empty to prove authority over the account itself.",
+    )
+    address = StringField("Your e-mail address", validators=[Optional(), Length(max=320)])
+
+
+class EmailConfirmForm(FlaskForm):
+    t = HiddenField(validators=[DataRequired()])

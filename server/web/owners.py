@@ -8,10 +8,19 @@ from server.auth import PUBLIC, Principal, admits, owner_principal
 from server.db import db
 from server.errors import ApiError
 from server.limits import submissions
+from server.models import utcnow
 from server.serialize import request_dict
 from server.web import csrf
-from server.web.forms import ActionForm, LookupForm, RequestForm
+from server.web.forms import ActionForm, EmailConfirmForm, LookupForm, RequestForm
 from server.workflows import requests as workflow
+from server.workflows.email_proofs import confirm_email_proof, start_email_proof
+from server.workflows.proofs import (
+    candidate_urls,
+    challenge_path,
+    check_challenges,
+    create_challenge,
+    list_proofs,
+)
 from shared import states
 from shared.scope import Scope, ScopeError
 from shared.scope_parser import parse_one, parse_scopes
@@ -42,8 +51,9 @@ def lookup():
     result, scope = None, None
     if form.validate():
         try:
-            scope, _note = parse_one(form.q.data, None,
-                                     form.host.data or current_app.config["DEFAULT_HOST"])
+            scope, _note = parse_one(
+                form.q.data, None, form.host.data or current_app.config["DEFAULT_HOST"]
+            )
             if scope.kind not in ("owner", "repository"):
                 scope = Scope("repository", scope.host, scope.owner, scope.name)
             result = catalog_lookup(scope.host, scope.owner, scope.name)
@@ -113,13 +123,37 @@ def status():
     return _render_status(request.args["t"], principal)
 
 
-def _render_status(token: str, principal: Principal, error: str | None = None, status_code=200):
-    req = workflow.get_request(principal.request_id, principal)
+def _render_status(
+    token: str,
+    principal: Principal,
+    error: str | None = None,
+    status_code: int = 200,
+    check=None,
+    notice: str | None = None,
+):
+    req, proofs = list_proofs(principal.request_id, principal)
     data = request_dict(req, principal, with_history=True)
     form = ActionForm(formdata=None, t=token, etag=data["etag"])
-    return render_template(
-        "status.html", req=data, form=form, error=error, states=states
-    ), status_code
+    now = utcnow()
+    open_challenges = [
+        {"challenge": c, "urls": candidate_urls(req, c.account)}
+        for c in proofs["challenges"]
+        if c.verified_at is None and c.expires_at > now
+    ]
+    page = render_template(
+        "status.html",
+        req=data,
+        form=form,
+        error=error,
+        notice=notice,
+        states=states,
+        check=check,
+        evidence=proofs["evidence"],
+        open_challenges=open_challenges,
+        challenge_path=challenge_path(),
+        email_enabled=bool(current_app.config["SMTP_HOST"]),
+    )
+    return page, status_code
 
 
 OWNER_ACTIONS = {
@@ -144,11 +178,32 @@ def act(action: str):
             )
         elif action == "reinclusion":
             workflow.request_reinclusion(principal.request_id, principal, {form.etag.data})
+        elif action == "challenge":
+            create_challenge(principal.request_id, principal, form.account.data or None)
+        elif action == "check":
+            result = check_challenges(principal.request_id, principal)
+            return _render_status(form.t.data, principal, check=result)
+        elif action == "email":
+            start_email_proof(principal.request_id, principal, form.address.data or "")
+            return _render_status(
+                form.t.data, principal, notice="We sent a link to that address; open it to confirm."
+            )
         else:
             abort(404)
     except ApiError as error:
         return _render_status(form.t.data, principal, _explain(error), error.status)
     return redirect(url_for("owners.status", t=form.t.data), code=303)
+
+
+@bp.route("/proof/email", methods=["GET", "POST"])
+@admits(PUBLIC)
+def email_proof():
+    """The e-mailed link: GET asks (mail scanners open links), POST confirms."""
+    form = EmailConfirmForm(request.form if request.method == "POST" else request.args)
+    if request.method == "GET" or not form.validate():
+        return render_template("email_proof.html", form=form, done=False)
+    confirm_email_proof(form.t.data)
+    return render_template("email_proof.html", form=form, done=True)
 
 
 def _explain(error: ApiError) -> str:

@@ -49,11 +49,19 @@ def revoke_user(name: str, actor: str, reason: str | None = None) -> User:
             raise not_found("user", name)
         if user.revoked_at is not None:
             raise ApiError(409, "already_revoked", f"the user {user.name!r} is already revoked")
+        if user.role == ADMIN and _active_admins() == 1:
+            raise ApiError(
+                409, "last_admin", "this is the last active admin; add another admin first"
+            )
         user.revoked_at = utcnow()
         user.save()
         record_action(actor, "user.revoked", f"user:{user.id}", reason)
     return user
 
 
+def _active_admins() -> int:
+    return User.select().where((User.role == ADMIN) & User.revoked_at.is_null()).count()
+
+
 def has_admin() -> bool:
-    return User.select().where((User.role == ADMIN) & User.revoked_at.is_null()).exists()
+    return _active_admins() > 0

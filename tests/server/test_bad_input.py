@@ -138,3 +138,19 @@ def test_transition_body_errors(live_server, factory, state_snapshot):
     )
     _error(_post(url, data="to=approved", headers=auth), 415, "unsupported_media_type")
     assert state_snapshot() == before
+
+
+def test_nul_characters_are_refused_everywhere(live_server, factory, state_snapshot):
+    _user, token = factory.user("reviewer")
+    auth = {"Authorization": f"Bearer {token}"}
+    before = state_snapshot()
+    answers = [
+        _post(f"{live_server}/api/v1/requests", json={**GOOD, "notes": "a\x00b"}),
+        requests.get(f"{live_server}/api/v1/requests", params={"q": "a\x00b"}, headers=auth,
+                     timeout=5),
+        requests.get(f"{live_server}/lookup", params={"q": "a\x00b"}, timeout=5),
+    ]
+    for resp in answers:
+        assert resp.status_code == 422, resp.text
+    assert answers[0].json()["error"]["code"] == "nul_character"
+    assert state_snapshot() == before

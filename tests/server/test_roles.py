@@ -184,3 +184,15 @@ def test_user_api_errors(api, factory):
     with pytest.raises(ApiClientError) as caught:
         admin.revoke_user("nobody")
     assert caught.value.status == 404
+
+
+def test_the_last_admin_cannot_be_revoked(api, factory):
+    from shared.client import ApiClientError
+
+    user, token = factory.user(ADMIN)
+    admin = api(token)
+    with pytest.raises(ApiClientError) as caught:
+        admin.revoke_user(user.name)
+    assert (caught.value.status, caught.value.code) == (409, "last_admin")
+    admin.add_user("second", ADMIN)
+    assert admin.revoke_user(user.name)["revoked_at"] is not None
