@@ -417,7 +417,8 @@ def test_lookup_over_http_with_the_shared_client(app, api, factory):
         ({"host": "github.com"}, "validation_error"),
         ({"host": "github.com", "owner": "o", "extra": "1"}, "validation_error"),
         ({"host": "localhost", "owner": "o"}, "invalid_host"),
-        ({"host": "github.com", "owner": "o", "name": "a/b"}, "invalid_name"),
+        ({"host": "github.com", "owner": "o", "name": "a/b"}, "validation_error"),
+        ({"host": "github.com", "owner": "o", "name": ".."}, "invalid_name"),
         ({"host": "github.com", "owner": "o" * 300}, "validation_error"),
     ],
 )

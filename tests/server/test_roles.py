@@ -38,6 +38,8 @@ EXPECTED = {
     ("POST", "/requests/new"): {PUBLIC},
     ("GET", "/status"): {PUBLIC},
     ("POST", "/status/<action>"): {PUBLIC},
+    ("GET", "/proof/email"): {PUBLIC},
+    ("POST", "/proof/email"): {PUBLIC},
 }
 
 # Query strings that endpoints with required parameters need to answer at all.
