@@ -27,6 +27,7 @@ DEFAULTS = {
     "DEFAULT_HOST": "github.com",
     "KNOWN_HOSTS": ["github.com", "gitlab.com", "bitbucket.org", "codeberg.org"],
     "SUBMIT_RATE_LIMIT": "20 per hour;5 per minute",
+    "LOOKUP_RATE_LIMIT": "300 per hour;60 per minute",
     "RATELIMIT_ENABLED": True,  # set explicitly: the limiter keeps the last app's value
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,

@@ -29,6 +29,14 @@ def _submission_limit() -> str:
 submissions = limiter.shared_limit(_submission_limit, scope="submissions", methods=["POST"])
 
 
+def _lookup_limit() -> str:
+    return current_app.config["LOOKUP_RATE_LIMIT"]
+
+
+# Look-ups are public; a budget per client keeps the catalog from being scraped wholesale.
+lookups = limiter.shared_limit(_lookup_limit, scope="lookups")
+
+
 def init_app(app: Flask) -> None:
     proxies = int(app.config["TRUSTED_PROXIES"])
     if proxies:

@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from server.auth import PUBLIC, admits
+from server.limits import lookups
 from server.schemas import LookupArgsSchema, LookupSchema
 from server.workflows import catalog as workflow
 
@@ -13,6 +14,7 @@ bp = Blueprint("catalog", __name__, description="The dataset catalog and owners'
 
 
 @bp.route("/lookup", methods=["GET"])
+@lookups
 @admits(PUBLIC)
 @bp.arguments(LookupArgsSchema, location="query", unknown=RAISE)
 @bp.response(200, LookupSchema)

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from server.auth import PUBLIC, Principal, admits, owner_principal
 from server.db import db
 from server.errors import ApiError
-from server.limits import submissions
+from server.limits import lookups, submissions
 from server.models import utcnow
 from server.serialize import request_dict
 from server.web import csrf
@@ -42,6 +42,7 @@ def index():
 
 
 @bp.get("/lookup")
+@lookups
 @admits(PUBLIC)
 def lookup():
     """Which releases include an account or repository, and which requests cover it."""

@@ -219,6 +219,7 @@ def _server_env(instance: Path, database_url: str) -> dict:
         # Submissions are rate limited per client address; these tests submit hundreds
         # from 127.0.0.1, so the limiter stays on but with a budget they cannot exhaust.
         OPTOUT_SUBMIT_RATE_LIMIT="1000000 per minute",
+        OPTOUT_LOOKUP_RATE_LIMIT="1000000 per minute",
         PYTHONUNBUFFERED="1",
     )
     return env

@@ -234,3 +234,16 @@ def test_form_and_api_share_one_submission_budget(limited_server):
     assert "Too many requests" in page.text and "Retry-After" in page.headers
     assert browser.get("/requests/new").status_code == 200  # reading the form is not limited
     assert Request.select().count() == 3
+
+
+def test_lookups_have_their_own_budget(limited_server):
+    from flask import current_app
+
+    current_app.config["LOOKUP_RATE_LIMIT"] = "2 per minute"
+    query = {"host": "github.com", "owner": "octocat"}
+    answers = [requests.get(limited_server + "/api/v1/lookup", params=query, timeout=5)
+               for _ in range(2)]
+    answers.append(requests.get(limited_server + "/lookup", params={"q": "octocat"}, timeout=5))
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    body = {"kind": "owner", "host": "github.com", "owner": "someone"}
+    assert requests.post(limited_server + "/api/v1/requests", json=body, timeout=5).status_code == 201
