@@ -58,9 +58,14 @@ def key_hash(name: str, public: bytes) -> bytes:
     return hashlib.sha256(name.encode() + b"\n" + ED25519_ALG + public).digest()[:4]
 
 
+def valid_key_name(name: str) -> bool:
+    """Whether ``name`` may name a signed-note key: non-empty, without '+' or Unicode spaces."""
+    return bool(name) and "+" not in name and not any(c.isspace() for c in name)
+
+
 def verifier_key(name: str, public: bytes) -> str:
     """Return the verifier key string ``name+hexhash+base64(0x01||key)``."""
-    if not name or "+" in name or any(c.isspace() for c in name):
+    if not valid_key_name(name):
         raise ValueError("a key name must be non-empty without '+' or spaces")
     encoded = base64.b64encode(ED25519_ALG + public).decode()
     return f"{name}+{key_hash(name, public).hex()}+{encoded}"
