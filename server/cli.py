@@ -41,6 +41,19 @@ def main() -> None:
     """
 
 
+@contextlib.contextmanager
+def progress_bar(length: int, label: str):
+    """Yield a progress callback drawing a bar on stderr when it is a terminal, else None.
+
+    Off a terminal nothing is printed, so a failing command still prints exactly one line.
+    """
+    if not length or not sys.stderr.isatty():
+        yield None
+        return
+    with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
+        yield bar.update
+
+
 def fails_cleanly(command):
     """Turn expected errors into one line on stderr and exit code 2."""
 
@@ -155,6 +168,139 @@ def keys_show() -> None:
     click.echo(keyfiles.verifier_key(current_app.config["ORIGIN"], keyfiles.public_bytes(key)))
 
 
+@keys.command("rotate")
+@click.option("--yes", is_flag=True, help="Do not ask for the typed confirmation.")
+@with_appcontext
+@fails_cleanly
+def keys_rotate(yes: bool) -> None:
+    """Replace the signing key; the rotation is logged and signed by both keys.
+
+    The old key is kept beside the new one as signing.key.<keyid>.retired. Clients that pinned
+    the old key follow the rotation note to the new one.
+
+    \b
+    Example:
+      optout keys rotate --yes
+    """
+    from server.checkpoints import rotate_key
+
+    if not yes:
+        click.confirm("Rotate the signing key of this instance?", abort=True, err=True)
+    with _connection():
+        old, new = rotate_key(actor="cli")
+    click.echo(f"retired: {old}", err=True)
+    click.echo(new)
+
+
+# --- audit log ------------------------------------------------------------------------
+
+
+@main.group()
+def audit() -> None:
+    """The signed, tamper-evident audit log."""
+
+
+@audit.command("checkpoint")
+@with_appcontext
+@fails_cleanly
+def audit_checkpoint() -> None:
+    """Sign and store a checkpoint of the log now; print the signed note.
+
+    \b
+    Example:
+      optout audit checkpoint > checkpoint.txt
+    """
+    from server.checkpoints import publish
+
+    with _connection():
+        click.echo(publish().note, nl=False)
+
+
+@audit.command("verify")
+@click.option("--remote", metavar="URL", help="Verify a running server's log from outside.")
+@click.option("--state", "state_file", type=click.Path(dir_okay=False),
+              help="With --remote: where the last verified checkpoint is kept.")
+@click.option("--trust", multiple=True, metavar="VKEY",
+              help="With --remote, on the first run: the verifier key to pin.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@with_appcontext
+def audit_verify(remote: str | None, state_file: str | None, trust: tuple[str, ...],
+                 as_json: bool) -> None:
+    """Recompute the log and check every hash, checkpoint and signature.
+
+    Without --remote it reads this instance's database and names the first bad index. With
+    --remote it fetches the server's checkpoint, demands a consistency proof from the one
+    saved in --state, checks every new entry, and saves the new checkpoint only if all passed.
+
+    \b
+    Examples:
+      optout audit verify
+      optout audit verify --remote https://optout.example --state log.json \\
+          --trust "$(optout keys show)"
+    """
+    if remote:
+        _verify_remote(remote, state_file, list(trust), as_json)
+    else:
+        _verify_local(as_json)
+
+
+def _verify_local(as_json: bool) -> None:
+    from server.checkpoints import origin, signer, trusted_verifiers
+    from server.errors import ApiError
+    from server.log_verify import verify_log
+    from shared.note import NoteError
+
+    with _connection():
+        try:
+            trusted = trusted_verifiers(signer().verifier)
+        except (ApiError, NoteError) as error:
+            click.echo(f"error: {getattr(error, 'message', error)}", err=True)
+            sys.exit(2)
+        with progress_bar(_log_size(), "verifying") as update:
+            report = verify_log(trusted, origin(), progress=update)
+    if as_json:
+        click.echo(json.dumps({"ok": report.ok, "size": report.size,
+                               "checkpoints": report.checkpoints,
+                               "first_bad_index": report.first_bad_index,
+                               "problems": report.problems}))
+    elif report.ok:
+        click.echo(f"ok: {report.size} entries, {report.checkpoints} checkpoints verified")
+    if not report.ok:
+        where = (f" (first bad index {report.first_bad_index})"
+                 if report.first_bad_index is not None else "")
+        click.echo(f"error: the log does not verify{where}: {report.problems[0]}", err=True)
+        sys.exit(1)
+
+
+def _log_size() -> int:
+    from server.models import LogEntry
+
+    return LogEntry.select().count()
+
+
+def _verify_remote(url: str, state_file: str | None, trust: list[str], as_json: bool) -> None:
+    from pathlib import Path
+
+    from shared.log_client import LogVerificationError, verify_remote
+    from shared.note import NoteError
+
+    if not state_file:
+        click.echo("error: --remote needs --state FILE", err=True)
+        sys.exit(2)
+    try:
+        state = verify_remote(url, Path(state_file), trust or None)
+    except LogVerificationError as error:
+        click.echo(f"error: {error.message} [{error.code}]", err=True)
+        sys.exit(1)
+    except (NoteError, ValueError, OSError) as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    if as_json:
+        click.echo(json.dumps({"ok": True, "size": state.size}))
+    else:
+        click.echo(f"ok: {state.size} entries verified; checkpoint saved in {state_file}")
+
+
 # --- users ----------------------------------------------------------------------------
 
 
@@ -238,18 +384,13 @@ def catalog() -> None:
     """The dataset catalog: which releases include which repositories."""
 
 
-@contextlib.contextmanager
 def _progress(stream):
-    """Yield a progress callback over the bytes of ``stream`` on a terminal, else None."""
+    """A progress bar over the bytes of ``stream`` on a terminal."""
     try:
         size = os.fstat(stream.fileno()).st_size
     except (OSError, ValueError):  # not a real file
         size = 0
-    if not size or not sys.stderr.isatty():
-        yield None
-        return
-    with click.progressbar(length=size, label="loading", file=sys.stderr) as bar:
-        yield bar.update
+    return progress_bar(size, "loading")
 
 
 @catalog.command("load")

@@ -6,7 +6,10 @@ import datetime as dt
 
 from peewee import (
     AutoField,
+    BigIntegerField,
+    BlobField,
     CharField,
+    CompositeKey,
     DateTimeField,
     ForeignKeyField,
     IntegerField,
@@ -73,16 +76,60 @@ class RequestEvent(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
 
-class AuditRecord(BaseModel):
-    """A governance action as recorded by ``server.audit.record_action``."""
+class LogEntry(BaseModel):
+    """One entry of the audit log: canonical JSON bytes, stored once and never re-serialised."""
+
+    index = BigIntegerField(primary_key=True)  # position in the log, from 0, no gaps
+    entry = BlobField()
+    leaf_hash = BlobField(index=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+class LogNode(BaseModel):
+    """The hash of a complete subtree: leaves ``[index * 2**level, (index + 1) * 2**level)``."""
+
+    level = IntegerField()
+    index = BigIntegerField()
+    hash = BlobField()
+
+    class Meta:
+        primary_key = CompositeKey("level", "index")
+
+
+class LogHead(BaseModel):
+    """The single row holding the log's size; appends lock it, so indexes never repeat."""
+
+    id = IntegerField(primary_key=True)
+    size = BigIntegerField(default=0)
+
+
+class LogCheckpoint(BaseModel):
+    """Every checkpoint the server published: a C2SP signed note, kept byte for byte."""
 
     id = AutoField()
-    action = CharField(max_length=64)
-    actor = CharField(max_length=80)
-    subject = CharField(max_length=128)
-    reason = TextField(null=True)
-    details = TextField(default="{}")
+    size = BigIntegerField(index=True)
+    root_hash = BlobField()
+    note = TextField()
     created_at = DateTimeField(default=utcnow)
+
+
+class AuditNote(BaseModel):
+    """The deletable clear text behind an entry's salted reason hash (erasure keeps the log)."""
+
+    id = AutoField()
+    entry_index = BigIntegerField(null=True, index=True)
+    salt = BlobField()
+    text = TextField()
+
+
+class RetiredKey(BaseModel):
+    """A signing key replaced by ``optout keys rotate``, with the note both keys signed."""
+
+    id = AutoField()
+    verifier = TextField()
+    retired_at = DateTimeField(default=utcnow)
+    rotation_note = TextField()
+    entry_index = BigIntegerField()
 
 
 class CatalogRelease(BaseModel):
@@ -159,7 +206,12 @@ MODELS = [
     User,
     Request,
     RequestEvent,
-    AuditRecord,
+    LogEntry,
+    LogNode,
+    LogHead,
+    LogCheckpoint,
+    AuditNote,
+    RetiredKey,
     CatalogRelease,
     CatalogEntry,
     Challenge,

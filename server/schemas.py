@@ -300,3 +300,72 @@ class EmailConfirmedSchema(ma.Schema):
     request_id = fields.Integer(required=True)
     state = fields.String(required=True)
     evidence = fields.Nested(EvidenceSchema, required=True)
+
+
+# --- audit log -------------------------------------------------------------------------
+
+B64_HASH = {"description": "base64 of a 32-byte SHA-256 hash"}
+
+
+class CheckpointSchema(ma.Schema):
+    note = fields.String(required=True, metadata={
+        "description": "the C2SP tlog-checkpoint signed note, byte for byte"})
+    size = fields.Integer(required=True)
+    root_hash = fields.String(required=True, metadata=B64_HASH)
+
+
+class EntryRangeArgsSchema(StrictSchema):
+    start = fields.Integer(required=True, validate=validate.Range(0, 2**62))
+    end = fields.Integer(required=True, validate=validate.Range(1, 2**62),
+                         metadata={"description": "exclusive; at most 1000 entries a call"})
+
+
+class LogEntrySchema(ma.Schema):
+    index = fields.Integer(required=True)
+    entry = fields.String(required=True, metadata={
+        "description": "the entry's canonical JSON (RFC 8785); leaf = SHA-256(0x00 || UTF-8)"})
+    leaf_hash = fields.String(required=True, metadata=B64_HASH)
+
+
+class EntryRangeSchema(ma.Schema):
+    entries = fields.List(fields.Nested(LogEntrySchema), required=True)
+
+
+class InclusionArgsSchema(StrictSchema):
+    size = fields.Integer(required=True, validate=validate.Range(1, 2**62))
+    index = fields.Integer(validate=validate.Range(0, 2**62))
+    leaf_hash = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9+/]{43}=$"),
+                              metadata=B64_HASH)
+
+
+class InclusionProofSchema(ma.Schema):
+    index = fields.Integer(required=True)
+    size = fields.Integer(required=True)
+    leaf_hash = fields.String(required=True, metadata=B64_HASH)
+    proof = fields.List(fields.String(metadata=B64_HASH), required=True)
+
+
+class ConsistencyArgsSchema(StrictSchema):
+    old = fields.Integer(required=True, validate=validate.Range(0, 2**62))
+    new = fields.Integer(required=True, validate=validate.Range(0, 2**62))
+
+
+class ConsistencyProofSchema(ma.Schema):
+    old = fields.Integer(required=True)
+    new = fields.Integer(required=True)
+    proof = fields.List(fields.String(metadata=B64_HASH), required=True)
+
+
+class RetiredKeySchema(ma.Schema):
+    verifier = fields.String(required=True)
+    retired_at = fields.DateTime(required=True, format="iso")
+    rotation_note = fields.String(required=True, metadata={
+        "description": "a signed note naming the old and new key, signed by both"})
+    entry_index = fields.Integer(required=True)
+
+
+class VerifierKeysSchema(ma.Schema):
+    origin = fields.String(required=True)
+    current = fields.String(required=True, metadata={
+        "description": "verifier key name+hexid+base64(0x01||key) (C2SP signed-note)"})
+    retired = fields.List(fields.Nested(RetiredKeySchema), required=True)

@@ -36,8 +36,8 @@ def request_dict(req: Request, principal: Principal | None, with_history: bool =
             "updated_at",
         )
     }
-    data["created_at"], data["updated_at"] = _utc(req.created_at), _utc(req.updated_at)
-    data["reinclusion_requested_at"] = _utc(req.reinclusion_requested_at)
+    data["created_at"], data["updated_at"] = as_utc(req.created_at), as_utc(req.updated_at)
+    data["reinclusion_requested_at"] = as_utc(req.reinclusion_requested_at)
     data["scope"] = scope.describe()
     data["etag"] = etag_of(req)
     data["allowed_transitions"] = states.targets_from(req.state, role)
@@ -53,7 +53,7 @@ def event_dict(event: RequestEvent) -> dict:
         "actor": event.actor,
         "actor_role": event.actor_role,
         "reason": event.reason,
-        "created_at": _utc(event.created_at),
+        "created_at": as_utc(event.created_at),
     }
 
 
@@ -62,12 +62,12 @@ def user_dict(user: User) -> dict:
         "id": user.id,
         "name": user.name,
         "role": user.role,
-        "created_at": _utc(user.created_at),
-        "revoked_at": _utc(user.revoked_at),
+        "created_at": as_utc(user.created_at),
+        "revoked_at": as_utc(user.revoked_at),
     }
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
+def as_utc(value: dt.datetime | None) -> dt.datetime | None:
     """Stored times are naive UTC; say so on the way out."""
     if value is None:
         return None
@@ -94,10 +94,10 @@ def challenge_dict(challenge, req: Request) -> dict:
             f"branch of one of the repositories these URLs point into, then ask for a check: "
             + ", ".join(urls)
         ),
-        "created_at": _utc(challenge.created_at),
-        "expires_at": _utc(challenge.expires_at),
-        "expired": challenge.verified_at is None and _utc(challenge.expires_at) <= _utc(utcnow()),
-        "verified_at": _utc(challenge.verified_at),
+        "created_at": as_utc(challenge.created_at),
+        "expires_at": as_utc(challenge.expires_at),
+        "expired": challenge.verified_at is None and challenge.expires_at <= utcnow(),
+        "verified_at": as_utc(challenge.verified_at),
         "verified_url": challenge.verified_url,
     }
 
@@ -109,7 +109,7 @@ def evidence_dict(evidence) -> dict:
         "account": evidence.account,
         "detail": evidence.detail,
         "actor": evidence.actor,
-        "created_at": _utc(evidence.created_at),
+        "created_at": as_utc(evidence.created_at),
     }
 
 
@@ -118,7 +118,7 @@ def email_proof_dict(proof) -> dict:
     return {
         "id": proof.id,
         "address": mask_address(proof.address),
-        "created_at": _utc(proof.created_at),
-        "expires_at": _utc(proof.expires_at),
-        "verified_at": _utc(proof.verified_at),
+        "created_at": as_utc(proof.created_at),
+        "expires_at": as_utc(proof.expires_at),
+        "verified_at": as_utc(proof.verified_at),
     }

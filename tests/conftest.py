@@ -63,6 +63,9 @@ def app(database_url, instance):
     from server.db import db
     from server.migrate import upgrade
 
+    from shared.keys import create_private_key
+
+    create_private_key(instance / "signing.key")
     application = create_app({"TESTING": True, "DATABASE_URL": database_url,
                               "RATELIMIT_ENABLED": False})
     upgrade(db.obj)

@@ -24,7 +24,7 @@ from server.audit import record_action
 from server.db import db, is_postgres
 from server.errors import ApiError
 from server.models import CatalogEntry, CatalogRelease, Request, utcnow
-from server.serialize import _utc
+from server.serialize import as_utc
 from shared.scope import Scope, ScopeError, check_name, check_owner, normalize_host
 
 MAX_LINE = 16_384  # bytes (characters for text streams); a real line is well under 1 kB
@@ -252,7 +252,7 @@ def list_releases() -> list[dict]:
     return [
         {
             "name": r.name,
-            "loaded_at": _utc(r.loaded_at),
+            "loaded_at": as_utc(r.loaded_at),
             "repositories": r.repositories,
             "files": r.files,
         }
@@ -328,7 +328,7 @@ def _releases_including(host: str, owner_key: str, name_key: str | None) -> list
         releases.append(
             {
                 "name": release.name,
-                "loaded_at": _utc(release.loaded_at),
+                "loaded_at": as_utc(release.loaded_at),
                 "repositories": [{"name": e.name, "files": e.file_count} for e in names],
                 "repository_count": release.repository_count,
                 "files": int(release.total_files or 0),
@@ -357,7 +357,7 @@ def _covering(req: Request) -> dict:
         "kind": req.kind,
         "state": req.state,
         "scope": _public_scope(req),
-        "created_at": _utc(req.created_at),
+        "created_at": as_utc(req.created_at),
     }
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from server.models import AuditRecord, Request, RequestEvent, User
+from server.models import Request, RequestEvent, User
+from tests.audit_log import audit_count
 
 
 @pytest.fixture
@@ -14,7 +15,7 @@ def state_snapshot(app):
         return (
             Request.select().count(),
             RequestEvent.select().count(),
-            AuditRecord.select().count(),
+            audit_count(),
             User.select().count(),
         )
 

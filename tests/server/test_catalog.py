@@ -14,11 +14,12 @@ import pytest
 
 from server.auth import Principal
 from server.errors import ApiError
-from server.models import AuditRecord, CatalogEntry, CatalogRelease
+from server.models import CatalogEntry, CatalogRelease
 from server.workflows import catalog
 from server.workflows import requests as request_workflow
 from shared import states
 from shared.client import ApiClientError
+from tests.audit_log import audit_count, audit_records
 
 OPTOUT = str(Path(sys.executable).parent / "optout")
 
@@ -77,8 +78,8 @@ def test_load_reports_each_release_and_audits_it(app):
         "Hello",
     )
     assert CatalogEntry.get(CatalogEntry.name == "proj").host == "gitlab.com"
-    audits = list(AuditRecord.select().where(AuditRecord.action == "catalog.loaded"))
-    assert [(a.actor, a.subject, json.loads(a.details)) for a in audits] == [
+    audits = [a for a in audit_records() if a.action == "catalog.loaded"]
+    assert [(a.actor, a.subject, a.details) for a in audits] == [
         ("cli", f"release:{v1.id}", {"release": "v1", "repositories": 3, "files": 20}),
         (
             "cli",
@@ -189,7 +190,7 @@ HUGE = b'{"host": "github.com", "owner": "o", "name": "n", "release": "v1", "fil
 def test_a_bad_line_aborts_the_load_and_changes_nothing(app, line, field, message):
     load(*BASE)
     before = rows()
-    audits = AuditRecord.select().count()
+    audits = audit_count()
     line = line.encode() if isinstance(line, str) else line
     # The first two lines would replace v1 and v2: the bad third line must undo that.
     data = jsonl(entry("x", "y", "v1"), entry("x", "y", "v2")) + b"\n" + line + b"\n"
@@ -200,7 +201,7 @@ def test_a_bad_line_aborts_the_load_and_changes_nothing(app, line, field, messag
     assert error.message.startswith("line 4: ") and message in error.message
     assert error.details == ({"line": 4, "field": field} if field else {"line": 4})
     assert rows() == before
-    assert AuditRecord.select().count() == audits
+    assert audit_count() == audits
 
 
 def test_a_huge_line_is_never_read_whole(app):

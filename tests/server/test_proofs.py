@@ -11,9 +11,10 @@ import time
 
 import pytest
 
-from server.models import AuditRecord, Challenge, EmailProof, Evidence, Request, RequestEvent
+from server.models import Challenge, EmailProof, Evidence, Request, RequestEvent
 from shared import states
 from shared.client import ApiClientError
+from tests.audit_log import audit_records
 from tests.server.forge import running_forge
 
 PATH = ".well-known/optout-challenge.txt"
@@ -48,7 +49,7 @@ def refusal(call, *args, **kwargs) -> ApiClientError:
 
 
 def audit_text() -> str:
-    return " ".join(f"{r.actor} {r.action} {r.reason} {r.details}" for r in AuditRecord.select())
+    return " ".join(f"{r.raw.decode()} {r.reason}" for r in audit_records())
 
 
 def test_challenge_in_the_repository_verifies_the_request(api, factory, forge):
@@ -77,7 +78,7 @@ def test_challenge_in_the_repository_verifies_the_request(api, factory, forge):
     last = RequestEvent.select().where(RequestEvent.request == req.id).order_by(-RequestEvent.id)[0]
     assert (last.to_state, last.actor_role) == (states.VERIFIED, states.SYSTEM)
     assert f"evidence {evidence['id']}" in last.reason
-    actions = [r.action for r in AuditRecord.select().order_by(AuditRecord.id)]
+    actions = [r.action for r in audit_records()]
     assert actions[-3:] == [
         "proof.challenge_created",
         "proof.challenge_verified",

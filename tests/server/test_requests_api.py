@@ -6,14 +6,15 @@ import datetime as dt
 
 import pytest
 
-from server.models import AuditRecord, Request, RequestEvent
+from server.models import Request, RequestEvent
 from shared import states
 from shared.client import ApiClientError
+from tests.audit_log import audit_count, audit_records
 from tests.factories import SCOPES
 
 
 def _counts():
-    return (Request.select().count(), RequestEvent.select().count(), AuditRecord.select().count())
+    return (Request.select().count(), RequestEvent.select().count(), audit_count())
 
 
 @pytest.fixture
@@ -118,7 +119,7 @@ def test_full_lifecycle_with_history(api, factory, reviewer):
     ]
     assert history[2]["reason"] == "token file found"
     assert history[1]["actor_role"] == "owner" and history[2]["actor_role"] == "reviewer"
-    actions = [a.action for a in AuditRecord.select().order_by(AuditRecord.id)]
+    actions = [a.action for a in audit_records()]
     assert actions[-4:] == [
         "request.received",
         "request.confirmed",
@@ -127,7 +128,8 @@ def test_full_lifecycle_with_history(api, factory, reviewer):
     ]
     assert all(
         a.subject == f"request:{rid}"
-        for a in AuditRecord.select().where(AuditRecord.action.startswith("request."))
+        for a in audit_records()
+        if a.action.startswith("request.")
     )
 
 

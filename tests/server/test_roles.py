@@ -26,6 +26,11 @@ EXPECTED = {
     ("POST", "/api/v1/users/<string:name>/revoke"): {ADMIN},
     ("GET", "/api/v1/lookup"): {PUBLIC},
     ("POST", "/api/v1/requests/<int:request_id>/reinclusion"): {OWNER},
+    ("GET", "/api/v1/audit/checkpoint"): {PUBLIC},
+    ("GET", "/api/v1/audit/entries"): {PUBLIC},
+    ("GET", "/api/v1/audit/proof/inclusion"): {PUBLIC},
+    ("GET", "/api/v1/audit/proof/consistency"): {PUBLIC},
+    ("GET", "/api/v1/audit/keys"): {PUBLIC},
     ("POST", "/api/v1/requests/<int:request_id>/challenges"): {OWNER},
     ("POST", "/api/v1/requests/<int:request_id>/challenges/check"): {OWNER} | STAFF,
     ("GET", "/api/v1/requests/<int:request_id>/evidence"): {OWNER} | STAFF,
@@ -43,7 +48,12 @@ EXPECTED = {
 }
 
 # Query strings that endpoints with required parameters need to answer at all.
-SAMPLE_QUERIES = {"/api/v1/lookup": "?host=github.com&owner=octocat&name=hello"}
+SAMPLE_QUERIES = {
+    "/api/v1/lookup": "?host=github.com&owner=octocat&name=hello",
+    "/api/v1/audit/entries": "?start=0&end=1",
+    "/api/v1/audit/proof/inclusion": "?size=1&index=0",
+    "/api/v1/audit/proof/consistency": "?old=1&new=1",
+}
 
 
 DENIALS = {"unauthorized", "invalid_token", "forbidden"}
