@@ -233,7 +233,7 @@ def audit_verify(remote: str | None, state_file: str | None, trust: tuple[str, .
     saved in --state, checks every new entry, and saves the new checkpoint only if all passed.
 
     \b
-    Examples:
+    Example:
       optout audit verify
       optout audit verify --remote https://optout.example --state log.json \\
           --trust "$(optout keys show)"
