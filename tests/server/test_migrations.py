@@ -119,3 +119,41 @@ def test_serve_refuses_pending_migrations(database_url, instance):
     )
     assert result.exit_code == 2
     assert "migration(s) pending" in result.output
+
+
+def test_old_audit_records_become_the_first_log_entries(database_url, instance):
+    """Migration 0003 turns the audit seam's old rows into log entries, in order."""
+    import datetime as dt
+
+    from server.db import bind
+    from server.log_verify import verify_log
+    from tests.audit_log import audit_records
+
+    database = bind(database_url)
+    try:
+        with database.connection_context():
+            with database.atomic():
+                runner(database).up(target="0002_owners")
+            when = dt.datetime(2026, 1, 2, 3, 4, 5)
+            for i, reason in enumerate([None, "looked at it", None]):
+                database.execute_sql(
+                    "INSERT INTO audit_record (action, actor, subject, reason, details,"
+                    " created_at) VALUES (%s, %s, %s, %s, %s, %s)".replace(
+                        "%s", "%s" if is_postgres(database) else "?"),
+                    (f"request.step{i}", "user:1", f"request:{i}", reason, '{"n": %d}' % i,
+                     when + dt.timedelta(seconds=i)))
+        assert upgrade(database) == ["0003_audit_log"]
+        with database.connection_context():
+            assert "audit_record" not in database.get_tables()
+            records = audit_records()
+            assert [(r.action, r.subject, r.details, r.reason) for r in records] == [
+                ("request.step0", "request:0", {"n": 0}, None),
+                ("request.step1", "request:1", {"n": 1}, "looked at it"),
+                ("request.step2", "request:2", {"n": 2}, None),
+            ]
+            assert records[0].time == "2026-01-02T03:04:05.000000Z"
+            assert verify_log([], "unused").ok
+    finally:
+        database.close()
+        if hasattr(database, "close_all"):
+            database.close_all()
