@@ -62,7 +62,6 @@ def app(database_url, instance):
     from server import create_app
     from server.db import db
     from server.migrate import upgrade
-
     from shared.keys import create_private_key
 
     create_private_key(instance / "signing.key")

@@ -55,7 +55,7 @@ def test_every_transition_is_one_entry_with_an_inclusion_proof(live_server, api,
     mine = [(i, e) for i, e in mine if e["subject"] == f"request:{rid}"]
     assert [e["action"] for _, e in mine] == [
         "request.received", "request.confirmed", "request.verified", "request.approved"]
-    for index, entry in mine:
+    for index, _entry in mine:
         raw = next(e["entry"] for e in entries if e["index"] == index).encode()
         leaf = merkle.leaf_hash(raw)
         for query in ({"index": index}, {"leaf_hash": base64.b64encode(leaf).decode()}):

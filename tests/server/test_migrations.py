@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from peewee import SqliteDatabase
 from playhouse.schema_diff import diff_models
@@ -140,7 +142,7 @@ def test_old_audit_records_become_the_first_log_entries(database_url, instance):
                     "INSERT INTO audit_record (action, actor, subject, reason, details,"
                     " created_at) VALUES (%s, %s, %s, %s, %s, %s)".replace(
                         "%s", "%s" if is_postgres(database) else "?"),
-                    (f"request.step{i}", "user:1", f"request:{i}", reason, '{"n": %d}' % i,
+                    (f"request.step{i}", "user:1", f"request:{i}", reason, json.dumps({"n": i}),
                      when + dt.timedelta(seconds=i)))
         assert upgrade(database) == ["0003_audit_log"]
         with database.connection_context():
