@@ -369,3 +369,34 @@ class VerifierKeysSchema(ma.Schema):
     current = fields.String(required=True, metadata={
         "description": "verifier key name+hexid+base64(0x01||key) (C2SP signed-note)"})
     retired = fields.List(fields.Nested(RetiredKeySchema), required=True)
+
+
+class ScopeParseSchema(StrictSchema):
+    text = fields.String(required=True, validate=validate.Length(1, 20_000),
+                         metadata={"description": "what the owner pasted, one entry per line"})
+    kind = fields.String(allow_none=True, validate=validate.OneOf(states.KINDS),
+                         metadata={"description": "the kind the owner chose, if any"})
+    host = fields.String(load_default="github.com", validate=validate.Regexp(HOST_PATTERN),
+                         metadata={"description": "host for bare owner/name entries"})
+
+
+class ParsedScopeSchema(ma.Schema):
+    kind = fields.String(required=True)
+    host = fields.String(required=True)
+    owner = fields.String(required=True)
+    name = fields.String(allow_none=True, required=True)
+    path = fields.String(allow_none=True, required=True)
+    line = fields.Integer(allow_none=True, required=True)
+    describe = fields.String(required=True, metadata={"description": "the scope in words"})
+
+
+class ParsedLineSchema(ma.Schema):
+    line = fields.Integer(required=True)
+    text = fields.String(required=True)
+    scope = fields.Nested(ParsedScopeSchema, allow_none=True, required=True)
+    note = fields.String(allow_none=True, required=True)
+    error = fields.Nested(ErrorBodySchema, allow_none=True, required=True)
+
+
+class ParsedScopesSchema(ma.Schema):
+    lines = fields.List(fields.Nested(ParsedLineSchema), required=True)

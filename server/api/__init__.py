@@ -55,7 +55,7 @@ def _refuse_nul_characters() -> None:
 
 
 def init_app(app: Flask) -> Api:
-    from server.api import audit, catalog, meta, proofs, requests, users
+    from server.api import audit, catalog, meta, proofs, requests, scopes, users
 
     api = OptoutApi(
         app,
@@ -66,7 +66,7 @@ def init_app(app: Flask) -> Api:
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         },
     )
-    for module in (meta, requests, users, catalog, proofs, audit):
+    for module in (meta, requests, users, catalog, proofs, audit, scopes):
         api.register_blueprint(module.bp, url_prefix="/api/v1")
     app.before_request(_require_json_body)
     app.before_request(_refuse_nul_characters)

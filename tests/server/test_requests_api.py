@@ -336,3 +336,21 @@ def test_list_rejects_bad_parameters(reviewer, params):
     with pytest.raises(ApiClientError) as caught:
         reviewer.list_requests(**params)
     assert (caught.value.status, caught.value.code) == (422, "validation_error")
+
+
+def test_scope_parsing_over_the_api(live_server):
+    import requests
+
+    text = "https://github.com/Foo/Bar.git\njavascript:alert(1)\n\ngitlab.com/g/s/p"
+    resp = requests.post(f"{live_server}/api/v1/scopes/parse", timeout=10,
+                         json={"text": text, "kind": "repository"})
+    assert resp.status_code == 200, resp.text
+    lines = resp.json()["lines"]
+    assert [line["line"] for line in lines] == [1, 2, 4]
+    assert lines[0]["scope"]["describe"] == "the repository github.com/Foo/Bar"
+    assert lines[1]["scope"] is None and lines[1]["error"]["code"] == "unsupported_scheme"
+    assert lines[2]["note"] and lines[2]["scope"]["owner"] == "g/s"
+    assert Request.select().count() == 0  # parsing creates nothing
+    widen = requests.post(f"{live_server}/api/v1/scopes/parse", timeout=10,
+                          json={"text": "github.com/a/b", "kind": "owner"})
+    assert widen.json()["lines"][0]["error"]["code"] == "would_widen"

@@ -31,6 +31,7 @@ EXPECTED = {
     ("GET", "/api/v1/audit/proof/inclusion"): {PUBLIC},
     ("GET", "/api/v1/audit/proof/consistency"): {PUBLIC},
     ("GET", "/api/v1/audit/keys"): {PUBLIC},
+    ("POST", "/api/v1/scopes/parse"): {PUBLIC},
     ("POST", "/api/v1/requests/<int:request_id>/challenges"): {OWNER},
     ("POST", "/api/v1/requests/<int:request_id>/challenges/check"): {OWNER} | STAFF,
     ("GET", "/api/v1/requests/<int:request_id>/evidence"): {OWNER} | STAFF,
@@ -82,6 +83,8 @@ def _sample_body(method, rule, role):
         return {"to": "withdrawn"} if role == OWNER else {"to": "rejected", "reason": "spam"}
     if rule == "/api/v1/requests" and method == "POST":
         return {"kind": "owner", "host": "github.com", "owner": "someone"}
+    if rule == "/api/v1/scopes/parse":
+        return {"text": "github.com/octo/one"}
     if rule == "/api/v1/users":
         return {"name": "newbie", "role": "reviewer"}
     if rule.endswith("/email-proof"):
