@@ -252,12 +252,20 @@ def _verify_local(as_json: bool) -> None:
 
     with _connection():
         try:
-            trusted = trusted_verifiers(signer().verifier)
-        except (ApiError, NoteError) as error:
-            click.echo(f"error: {getattr(error, 'message', error)}", err=True)
+            pinned = signer().verifier
+        except ApiError as error:
+            click.echo(f"error: {error.message}", err=True)
             sys.exit(2)
+        try:
+            trusted, key_problem = trusted_verifiers(pinned), None
+        except NoteError as error:
+            # A retired-key row that its rotation note does not vouch for is tampering (exit 1,
+            # not a usage error): say so, and trust only the pinned key.
+            trusted, key_problem = [pinned], f"retired keys: {error}"
         with progress_bar(_log_size(), "verifying") as update:
             report = verify_log(trusted, origin(), progress=update)
+    if key_problem:
+        report.problems.insert(0, key_problem)
     if as_json:
         click.echo(json.dumps({"ok": report.ok, "size": report.size,
                                "checkpoints": report.checkpoints,
@@ -521,6 +529,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
             f"{len(waiting)} migration(s) pending; run 'optout db upgrade' first",
         )
     run(host, port, workers, threads)
+
 
 
 # FlaskGroup adds --app/--env-file/--debug; this CLI always builds its own app.

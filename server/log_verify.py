@@ -108,14 +108,17 @@ def _compare_nodes(made: dict, lo: int, hi: int, report: Report) -> None:
         rows = LogNode.select().where((LogNode.level == level) & (LogNode.index >= first)
                                       & (LogNode.index < last))
         stored.update({(r.level, r.index): bytes(r.hash) for r in rows})
-    for key in sorted(set(made) | set(stored), key=lambda k: (k[1] << k[0], k[0])):
-        if made.get(key) != stored.get(key):
-            level, index = key
-            first_leaf = index << level
-            what = "missing" if key not in stored else "wrong"
-            report.fail(f"stored hash of subtree {key} is {what} (leaves from {first_leaf})",
-                        first_leaf)
-            return
+    bad = {key for key in set(made) | set(stored) if made.get(key) != stored.get(key)}
+    # A subtree whose child already differs differs because of it: blame the lowest ones, or
+    # one changed leaf would be reported at the first leaf of its biggest changed ancestor.
+    causes = [(level, index) for level, index in bad
+              if not {(level - 1, 2 * index), (level - 1, 2 * index + 1)} & bad]
+    if causes:
+        key = min(causes, key=lambda k: (k[1] << k[0], k[0]))
+        first_leaf = key[1] << key[0]
+        what = "missing" if key not in stored else "wrong"
+        report.fail(f"stored hash of subtree {key} is {what} (leaves from {first_leaf})",
+                    first_leaf)
 
 
 def _finish(report: Report, size: int, cps: list, roots: dict, trusted: list[Verifier],
