@@ -531,6 +531,10 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     run(host, port, workers, threads)
 
 
+# Detection only: 'optout licenses scan' needs neither the app nor a database.
+from server.cli_licenses import licenses as _licenses  # noqa: E402
+
+main.add_command(_licenses)
 
 # FlaskGroup adds --app/--env-file/--debug; this CLI always builds its own app.
 main.params = [p for p in main.params if p.name not in {"app", "env_file", "debug"}]
