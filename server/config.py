@@ -14,6 +14,8 @@ from flask import Flask
 DEFAULTS = {
     # Request bodies larger than this are refused with 413 before they are parsed.
     "MAX_CONTENT_LENGTH": 64 * 1024,
+    # ... except bulk ingestion of license scans (POST /api/v1/licenses/scans).
+    "LICENSE_SCANS_MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
     "PAGE_SIZE_MAX": 200,
     "DB_POOL_SIZE": 8,
     "DB_BUSY_TIMEOUT_MS": 10_000,

@@ -8,6 +8,7 @@ from peewee import (
     AutoField,
     BigIntegerField,
     BlobField,
+    BooleanField,
     CharField,
     CompositeKey,
     DateTimeField,
@@ -202,6 +203,53 @@ class Evidence(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
 
+class LicensedRepository(BaseModel):
+    """A repository with license verdicts; ``current_id`` is its newest verdict (the ETag).
+
+    ``*_key`` are lower-cased, as the catalog's: forges ignore case. ``verdict`` repeats the
+    current verdict so that lists filter on it without reading every verdict.
+    """
+
+    id = AutoField()
+    host = CharField(max_length=253)
+    owner = CharField(max_length=255)
+    owner_key = CharField(max_length=255)
+    name = CharField(max_length=255)
+    name_key = CharField(max_length=255)
+    current_id = IntegerField(null=True)
+    verdict = CharField(max_length=16, null=True, index=True)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("host", "owner_key", "name_key"), True),)
+
+
+class LicenseVerdict(BaseModel):
+    """One verdict on a repository's license. Rows are only ever added; the newest is current.
+
+    ``source`` is ``scan`` (a pipeline's scan, re-judged here) or ``override`` (a reviewer's,
+    with ``reason``). ``evidence`` is JSON; ``fingerprint`` is the SHA-256 of the scan's
+    content, so that the same scan ingested again adds nothing.
+    """
+
+    id = AutoField()
+    repository = ForeignKeyField(LicensedRepository, backref="verdicts", on_delete="CASCADE")
+    expression = TextField(null=True)  # the declared SPDX expression; None: no license found
+    verdict = CharField(max_length=16)
+    admitted = BooleanField()
+    evidence = TextField()
+    detector = CharField(max_length=64)
+    detector_version = CharField(max_length=64)
+    policy_name = CharField(max_length=64)
+    policy_version = CharField(max_length=32)
+    source = CharField(max_length=16)
+    reason = TextField(null=True)
+    actor = CharField(max_length=80)
+    fingerprint = CharField(max_length=64, null=True)
+    created_at = DateTimeField(default=utcnow)
+
+
 MODELS = [
     User,
     Request,
@@ -217,4 +265,6 @@ MODELS = [
     Challenge,
     EmailProof,
     Evidence,
+    LicensedRepository,
+    LicenseVerdict,
 ]

@@ -68,8 +68,25 @@ class RequestSchema(ma.Schema):
     allowed_transitions = fields.List(fields.String(), required=True)
 
 
+class RequestLicenseSchema(ma.Schema):
+    """The current verdict of the repository a ``license`` request disputes."""
+
+    verdict_id = fields.Integer(required=True)
+    expression = fields.String(required=True, allow_none=True)
+    verdict = fields.String(required=True)
+    admitted = fields.Boolean(required=True)
+    source = fields.String(required=True, metadata={"description": "scan or override"})
+    policy = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    created_at = fields.DateTime(required=True, format="iso")
+
+
 class RequestDetailSchema(RequestSchema):
     history = fields.List(fields.Nested(EventSchema), required=True)
+    license_verdict = fields.Nested(
+        RequestLicenseSchema,
+        allow_none=True,
+        metadata={"description": "license requests only: the verdict now current (null: none)"},
+    )
 
 
 class ReceiptSchema(ma.Schema):

@@ -43,6 +43,10 @@ def request_dict(req: Request, principal: Principal | None, with_history: bool =
     data["allowed_transitions"] = states.targets_from(req.state, role)
     if with_history:
         data["history"] = [event_dict(e) for e in history(req)]
+        if req.kind == "license":
+            from server.serialize_licenses import request_license_dict  # it imports this module
+
+            data["license_verdict"] = request_license_dict(req)
     return data
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_smorest import Api
 
 from server.auth import PUBLIC, admits
@@ -17,6 +17,14 @@ class OptoutApi(Api):
 
     def handle_http_exception(self, error):
         return respond(from_http_exception(error))
+
+
+def _apply_body_limit() -> None:
+    """Give an endpoint marked with ``body_limit`` its own cap before anything reads the body."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    key = getattr(view, "_body_limit_config", None)
+    if key is not None:
+        request.max_content_length = current_app.config[key]
 
 
 def _require_json_body() -> None:
@@ -55,7 +63,7 @@ def _refuse_nul_characters() -> None:
 
 
 def init_app(app: Flask) -> Api:
-    from server.api import audit, catalog, meta, proofs, requests, scopes, users
+    from server.api import audit, catalog, licenses, meta, proofs, requests, scopes, users
 
     api = OptoutApi(
         app,
@@ -66,8 +74,9 @@ def init_app(app: Flask) -> Api:
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         },
     )
-    for module in (meta, requests, users, catalog, proofs, audit, scopes):
+    for module in (meta, requests, users, catalog, proofs, audit, scopes, licenses):
         api.register_blueprint(module.bp, url_prefix="/api/v1")
+    app.before_request(_apply_body_limit)  # first: the checks below read the body
     app.before_request(_require_json_body)
     app.before_request(_refuse_nul_characters)
     # The spec itself is public; declare it like every other endpoint.

@@ -144,7 +144,7 @@ def test_old_audit_records_become_the_first_log_entries(database_url, instance):
                         "%s", "%s" if is_postgres(database) else "?"),
                     (f"request.step{i}", "user:1", f"request:{i}", reason, json.dumps({"n": i}),
                      when + dt.timedelta(seconds=i)))
-        assert upgrade(database) == ["0003_audit_log"]
+        assert upgrade(database)[0] == "0003_audit_log"
         with database.connection_context():
             assert "audit_record" not in database.get_tables()
             records = audit_records()

@@ -37,6 +37,11 @@ EXPECTED = {
     ("GET", "/api/v1/requests/<int:request_id>/evidence"): {OWNER} | STAFF,
     ("POST", "/api/v1/requests/<int:request_id>/email-proof"): {OWNER},
     ("POST", "/api/v1/email-proofs/confirm"): {PUBLIC},
+    # License verdicts: pipelines ingest (publisher, admin); reviewers read and override.
+    ("POST", "/api/v1/licenses/scans"): {PUBLISHER, ADMIN},
+    ("GET", "/api/v1/licenses"): STAFF,
+    ("GET", "/api/v1/licenses/<host>/<path:owner>/<name>"): STAFF,
+    ("POST", "/api/v1/licenses/<host>/<path:owner>/<name>/override"): STAFF,
     # Owners' web pages: public; a status token in the form identifies the owner.
     ("GET", "/"): {PUBLIC},
     ("GET", "/lookup"): {PUBLIC},
@@ -91,6 +96,12 @@ def _sample_body(method, rule, role):
         return {"address": "owner@example.org"}
     if rule == "/api/v1/email-proofs/confirm":
         return {"token": "opte_not-a-real-token"}
+    if rule == "/api/v1/licenses/scans":
+        scan = {"declared": "MIT", "detector": {"name": "askalono", "version": "0.2"}}
+        return {"scans": [{"host": "github.com", "owner": "octocat", "name": "hello",
+                           "scan": scan}]}
+    if rule.endswith("/override"):
+        return {"verdict": "permissive", "reason": "read the license file"}
     return {} if method == "POST" else None
 
 
@@ -102,8 +113,10 @@ def test_role_matrix(app, live_server, factory, role):
         tokens[staff_role] = factory.user(staff_role)[1]
     victim, _ = factory.user(REVIEWER, name="victim")
     for method, rule in _endpoints(app, api_only=True):
-        path = rule.rule.replace("<int:request_id>", str(target.id)).replace(
-            "<string:name>", victim.name
+        path = (
+            rule.rule.replace("<int:request_id>", str(target.id))
+            .replace("<string:name>", victim.name)
+            .replace("<host>/<path:owner>/<name>", "github.com/octocat/hello")
         ) + SAMPLE_QUERIES.get(rule.rule, "")
         headers = {"If-Match": f'"r{target.id}-v{target.version}"'}
         if role is not None:
