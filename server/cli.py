@@ -536,5 +536,11 @@ from server.cli_licenses import licenses as _licenses  # noqa: E402
 
 main.add_command(_licenses)
 
+
 # FlaskGroup adds --app/--env-file/--debug; this CLI always builds its own app.
 main.params = [p for p in main.params if p.name not in {"app", "env_file", "debug"}]
+
+# Publishing needs the app; pulling needs neither the app nor a database.
+from server.cli_exclusions import exclusions as _exclusions  # noqa: E402
+
+main.add_command(_exclusions)

@@ -36,6 +36,8 @@ DEFAULTS = {
     "RATELIMIT_NAMESPACE": "optout",
     "TRUSTED_PROXIES": 0,  # how many reverse proxies set X-Forwarded-For in front of us
     "WTF_CSRF_TIME_LIMIT": 6 * 3600,
+    # Publish salted hashes of identifiers instead of names (the salt is in the manifest).
+    "EXCLUSIONS_PRIVACY": False,
     # Proof of authority (server/workflows/proofs.py). Raw-file URL of a file in a
     # repository, per forge host; {owner}, {name} and {path} are filled in. A host without a
     # template cannot use challenge files.

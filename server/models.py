@@ -250,7 +250,20 @@ class LicenseVerdict(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
 
+class ExclusionList(BaseModel):
+    """A published exclusion list: immutable once written."""
+
+    version = IntegerField(primary_key=True)
+    note = TextField()  # the signed manifest, byte for byte
+    body = BlobField()  # the published body (hashed identifiers in privacy mode)
+    plain_body = BlobField()  # the same rules in clear, for previews and diffs (never served)
+    rules = IntegerField()
+    issued = DateTimeField()
+    expires = DateTimeField()
+
+
 MODELS = [
+    ExclusionList,
     User,
     Request,
     RequestEvent,

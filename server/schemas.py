@@ -417,3 +417,45 @@ class ParsedLineSchema(ma.Schema):
 
 class ParsedScopesSchema(ma.Schema):
     lines = fields.List(fields.Nested(ParsedLineSchema), required=True)
+
+
+# --- exclusion lists -------------------------------------------------------------------
+
+
+class PublishSchema(StrictSchema):
+    confirm = fields.String(required=True, validate=validate.Equal("publish"),
+                            metadata={"description": "the word 'publish': a deliberate act"})
+    expires_days = fields.Integer(load_default=30, validate=validate.Range(1, 365))
+
+
+class ResignSchema(StrictSchema):
+    expires_days = fields.Integer(load_default=30, validate=validate.Range(1, 365))
+
+
+class PublishedListSchema(ma.Schema):
+    version = fields.Integer(required=True)
+    rules = fields.Integer(required=True)
+    issued = fields.DateTime(required=True, format="iso")
+    expires = fields.DateTime(required=True, format="iso")
+    manifest = fields.String(required=True, metadata={"description": "the signed manifest note"})
+
+
+class RuleChangeSchema(ma.Schema):
+    rule = fields.Dict(required=True)
+    requests = fields.List(fields.Integer())
+
+
+class PreviewSchema(ma.Schema):
+    current_version = fields.Integer(allow_none=True, required=True)
+    next_version = fields.Integer(required=True)
+    added = fields.List(fields.Nested(RuleChangeSchema), required=True)
+    removed = fields.List(fields.Nested(RuleChangeSchema), required=True)
+    rules = fields.Integer(required=True)
+    requests_to_publish = fields.List(fields.Integer(), required=True)
+
+
+class ListDiffSchema(ma.Schema):
+    old = fields.Integer(required=True)
+    new = fields.Integer(required=True)
+    added = fields.List(fields.Dict(), required=True)
+    removed = fields.List(fields.Dict(), required=True)

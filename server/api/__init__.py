@@ -63,7 +63,17 @@ def _refuse_nul_characters() -> None:
 
 
 def init_app(app: Flask) -> Api:
-    from server.api import audit, catalog, licenses, meta, proofs, requests, scopes, users
+    from server.api import (
+        audit,
+        catalog,
+        exclusions,
+        licenses,
+        meta,
+        proofs,
+        requests,
+        scopes,
+        users,
+    )
 
     api = OptoutApi(
         app,
@@ -74,7 +84,7 @@ def init_app(app: Flask) -> Api:
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         },
     )
-    for module in (meta, requests, users, catalog, proofs, audit, scopes, licenses):
+    for module in (meta, requests, users, catalog, proofs, audit, scopes, licenses, exclusions):
         api.register_blueprint(module.bp, url_prefix="/api/v1")
     app.before_request(_apply_body_limit)  # first: the checks below read the body
     app.before_request(_require_json_body)

@@ -32,6 +32,13 @@ EXPECTED = {
     ("GET", "/api/v1/audit/proof/consistency"): {PUBLIC},
     ("GET", "/api/v1/audit/keys"): {PUBLIC},
     ("POST", "/api/v1/scopes/parse"): {PUBLIC},
+    ("GET", "/api/v1/exclusions/latest/manifest"): {PUBLIC},
+    ("GET", "/api/v1/exclusions/<int:version>/manifest"): {PUBLIC},
+    ("GET", "/api/v1/exclusions/<int:version>/body"): {PUBLIC},
+    ("GET", "/api/v1/exclusions/preview"): {PUBLISHER, ADMIN},
+    ("POST", "/api/v1/exclusions"): {PUBLISHER, ADMIN},
+    ("POST", "/api/v1/exclusions/resign"): {PUBLISHER, ADMIN},
+    ("GET", "/api/v1/exclusions/<int:old>/diff/<int:new>"): STAFF,
     ("POST", "/api/v1/requests/<int:request_id>/challenges"): {OWNER},
     ("POST", "/api/v1/requests/<int:request_id>/challenges/check"): {OWNER} | STAFF,
     ("GET", "/api/v1/requests/<int:request_id>/evidence"): {OWNER} | STAFF,
@@ -88,6 +95,8 @@ def _sample_body(method, rule, role):
         return {"to": "withdrawn"} if role == OWNER else {"to": "rejected", "reason": "spam"}
     if rule == "/api/v1/requests" and method == "POST":
         return {"kind": "owner", "host": "github.com", "owner": "someone"}
+    if rule == "/api/v1/exclusions":
+        return {"confirm": "publish"}
     if rule == "/api/v1/scopes/parse":
         return {"text": "github.com/octo/one"}
     if rule == "/api/v1/users":
@@ -117,6 +126,7 @@ def test_role_matrix(app, live_server, factory, role):
             rule.rule.replace("<int:request_id>", str(target.id))
             .replace("<string:name>", victim.name)
             .replace("<host>/<path:owner>/<name>", "github.com/octocat/hello")
+            .replace("<int:version>", "1").replace("<int:old>", "1").replace("<int:new>", "1")
         ) + SAMPLE_QUERIES.get(rule.rule, "")
         headers = {"If-Match": f'"r{target.id}-v{target.version}"'}
         if role is not None:
