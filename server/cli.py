@@ -536,6 +536,10 @@ from server.cli_licenses import licenses as _licenses  # noqa: E402
 
 main.add_command(_licenses)
 
+# Detection and redaction only: 'optout pii scan|redact' need neither the app nor a database.
+from server.cli_pii import pii as _pii  # noqa: E402
+
+main.add_command(_pii)
 
 # FlaskGroup adds --app/--env-file/--debug; this CLI always builds its own app.
 main.params = [p for p in main.params if p.name not in {"app", "env_file", "debug"}]
