@@ -204,3 +204,14 @@ def _as_text(findings, scanned: int) -> str:
         + (f": {summary}" if summary else "")
     )
     return "\n".join(lines)
+
+
+def _add_review_commands() -> None:
+    """Attach the commands that work on the server's database (they need the app)."""
+    from server.cli_pii_review import decisions, ingest
+
+    pii.add_command(decisions)
+    pii.add_command(ingest)
+
+
+_add_review_commands()

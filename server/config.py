@@ -16,6 +16,14 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 64 * 1024,
     # ... except bulk ingestion of license scans (POST /api/v1/licenses/scans).
     "LICENSE_SCANS_MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+    # ... and of PII findings with their context (POST /api/v1/pii/findings).
+    "PII_FINDINGS_MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+    # PII context encryption key (URL-safe base64 of 32 bytes); None: instance/pii.key.
+    "PII_CONTEXT_KEY": None,
+    "PII_CONTEXT_KEY_FILE": None,
+    # The pipelines' fingerprint key (OPTOUT_PII_KEY there); when set, ingestion checks
+    # every finding's fingerprint against its value. None: fingerprints are taken as sent.
+    "PII_FINGERPRINT_KEY": None,
     "PAGE_SIZE_MAX": 200,
     "DB_POOL_SIZE": 8,
     "DB_BUSY_TIMEOUT_MS": 10_000,

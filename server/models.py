@@ -262,6 +262,82 @@ class ExclusionList(BaseModel):
     expires = DateTimeField()
 
 
+class PiiFinding(BaseModel):
+    """A detected value in one file content: unique per (content SHA-256, rule, span).
+
+    ``context`` is a few lines around the value, AES-GCM encrypted (``server.pii_context``);
+    the value starts at ``context_value_start`` in it. The raw value is stored nowhere else.
+    """
+
+    id = AutoField()
+    content_sha256 = CharField(max_length=64)
+    start = IntegerField()
+    end = IntegerField()
+    line = IntegerField()
+    column = IntegerField()
+    kind = CharField(max_length=16, index=True)
+    rule = CharField(max_length=64)
+    tier = IntegerField(index=True)
+    fingerprint = CharField(max_length=64)
+    masked = TextField()
+    context = BlobField()
+    context_value_start = IntegerField()
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("content_sha256", "rule", "start", "end"), True),
+            (("fingerprint", "rule"), False),
+        )
+
+
+class PiiLocation(BaseModel):
+    """Where a finding's file content was seen. ``*_key`` are lower-cased: forges ignore case."""
+
+    id = AutoField()
+    finding = ForeignKeyField(PiiFinding, backref="locations", on_delete="CASCADE")
+    host = CharField(max_length=253)
+    owner = CharField(max_length=255)
+    owner_key = CharField(max_length=255)
+    name = CharField(max_length=255)
+    name_key = CharField(max_length=255)
+    path = TextField()
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("finding", "host", "owner_key", "name_key", "path"), True),
+            (("host", "owner_key", "name_key"), False),
+        )
+
+
+class PiiDecision(BaseModel):
+    """A reviewer's current decision on a value under a rule, wherever it appears."""
+
+    id = AutoField()
+    fingerprint = CharField(max_length=64)
+    rule = CharField(max_length=64)
+    decision = CharField(max_length=16, index=True)  # confirmed | false_positive
+    actor = CharField(max_length=80)
+    reason = TextField(null=True)
+    decided_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("fingerprint", "rule"), True),)
+
+
+class PiiDecisionEvent(BaseModel):
+    """One change of a decision: who moved it from which decision to which, and why."""
+
+    id = AutoField()
+    decision = ForeignKeyField(PiiDecision, backref="events", on_delete="CASCADE")
+    from_decision = CharField(max_length=16, null=True)
+    to_decision = CharField(max_length=16)
+    actor = CharField(max_length=80)
+    reason = TextField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+
 MODELS = [
     ExclusionList,
     User,
@@ -280,4 +356,8 @@ MODELS = [
     Evidence,
     LicensedRepository,
     LicenseVerdict,
+    PiiFinding,
+    PiiLocation,
+    PiiDecision,
+    PiiDecisionEvent,
 ]

@@ -69,6 +69,7 @@ def init_app(app: Flask) -> Api:
         exclusions,
         licenses,
         meta,
+        pii,
         proofs,
         requests,
         scopes,
@@ -84,7 +85,8 @@ def init_app(app: Flask) -> Api:
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         },
     )
-    for module in (meta, requests, users, catalog, proofs, audit, scopes, licenses, exclusions):
+    modules = (meta, requests, users, catalog, proofs, audit, scopes, licenses, exclusions, pii)
+    for module in modules:
         api.register_blueprint(module.bp, url_prefix="/api/v1")
     app.before_request(_apply_body_limit)  # first: the checks below read the body
     app.before_request(_require_json_body)

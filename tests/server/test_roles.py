@@ -49,6 +49,13 @@ EXPECTED = {
     ("GET", "/api/v1/licenses"): STAFF,
     ("GET", "/api/v1/licenses/<host>/<path:owner>/<name>"): STAFF,
     ("POST", "/api/v1/licenses/<host>/<path:owner>/<name>/override"): STAFF,
+    # PII review: pipelines ingest (publisher, admin); staff read, reveal (audited), decide.
+    ("POST", "/api/v1/pii/findings"): {PUBLISHER, ADMIN},
+    ("GET", "/api/v1/pii/findings"): STAFF,
+    ("GET", "/api/v1/pii/findings/<int:finding_id>"): STAFF,
+    ("POST", "/api/v1/pii/findings/<int:finding_id>/reveal"): STAFF,
+    ("POST", "/api/v1/pii/decisions"): STAFF,
+    ("GET", "/api/v1/requests/<int:request_id>/pii-findings"): STAFF,
     # Owners' web pages: public; a status token in the form identifies the owner.
     ("GET", "/"): {PUBLIC},
     ("GET", "/lookup"): {PUBLIC},
@@ -111,6 +118,10 @@ def _sample_body(method, rule, role):
                            "scan": scan}]}
     if rule.endswith("/override"):
         return {"verdict": "permissive", "reason": "read the license file"}
+    if rule.endswith("/reveal"):
+        return {"reason": "triage"}
+    if rule == "/api/v1/pii/decisions":
+        return {"decisions": [{"fingerprint": "0" * 64, "rule": "email", "decision": "confirmed"}]}
     return {} if method == "POST" else None
 
 
@@ -126,6 +137,7 @@ def test_role_matrix(app, live_server, factory, role):
             rule.rule.replace("<int:request_id>", str(target.id))
             .replace("<string:name>", victim.name)
             .replace("<host>/<path:owner>/<name>", "github.com/octocat/hello")
+            .replace("<int:finding_id>", "1")
             .replace("<int:version>", "1").replace("<int:old>", "1").replace("<int:new>", "1")
         ) + SAMPLE_QUERIES.get(rule.rule, "")
         headers = {"If-Match": f'"r{target.id}-v{target.version}"'}
