@@ -1,0 +1,277 @@
+"""Benchmark applying an exclusion list to a Parquet dataset.
+
+Generates a dataset (host, owner, name, path, blob_id, content columns; one row per file,
+~30 files per repository with skewed sizes, ~3 repositories per owner, rows shuffled,
+Zipf-like shared paths, random blob ids) and a list of rules (10% owner,
+50% repository, 25% file, 15% content; 5% drawn from the data so that they match),
+then prints rows/s for, in one run:
+
+* ``copy``: a plain pyarrow read-and-write of the same data (the floor);
+* ``copy-piped``: the same copy with apply's read-ahead and write-behind threads;
+* ``apply``: ``shared.exclusions.apply.apply_shard``, what ``optout exclusions apply`` runs;
+* ``python-set``: a straightforward loop over rows with Python sets;
+* ``spark``: ``shared.exclusions.spark.apply_exclusions`` in local mode (``--spark-rows``).
+
+    .venv/bin/python bench/exclusions.py                      # 10M rows, 1M rules
+    .venv/bin/python bench/exclusions.py --rows 1000000 --rules 100000 --spark-rows 200000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from shared.exclusions.apply import BatchMatcher, Report, apply_shard  # noqa: E402
+from shared.exclusions.format import Matcher, build_body  # noqa: E402
+
+HOSTS = np.array(["github.com", "gitlab.com", "bitbucket.org"])
+CODEC = "snappy"
+
+
+def _strings(values: list[str], indices: np.ndarray) -> pa.Array:
+    return pa.DictionaryArray.from_arrays(
+        pa.array(indices, pa.int32()), pa.array(values)
+    ).dictionary_decode()
+
+
+def _hex(rng: np.random.Generator, n: int) -> pa.Array:
+    data = rng.bytes(20 * n).hex().encode()
+    offsets = np.arange(0, 40 * n + 1, 40, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def make_dataset(path: Path, rows: int, seed: int = 1) -> None:
+    """One row per file: ~30 files per repository on average, ~3 repositories per owner.
+
+    Repositories are drawn skewed (a few large ones, a long tail) and rows are shuffled, the
+    worst case for per-batch distinct counts (a dataset grouped by repository is easier).
+    """
+    rng = np.random.default_rng(seed)
+    n_repos = max(rows // 30, 10)
+    n_owners = max(n_repos // 3, 5)
+    owners = [f"User{i}" if i % 7 == 0 else f"user{i}" for i in range(n_owners)]
+    names = [f"project-{i}" for i in range(5000)] + ["dotfiles", "blog", "site", "utils"]
+    repo_owner = rng.integers(0, n_owners, n_repos)
+    repo_name = np.minimum(rng.zipf(1.3, n_repos) - 1, len(names) - 1)
+    repo_host = rng.choice(3, n_repos, p=[0.85, 0.1, 0.05])
+    paths = [f"src/pkg{i % 97}/mod{i}.py" for i in range(20_000)] + ["README.md", "setup.py"]
+    chunk = 1_000_000
+    writer = None
+    for start in range(0, rows, chunk):
+        n = min(chunk, rows - start)
+        repo = (n_repos * rng.random(n) ** 2).astype(np.int64)
+        table = pa.table(
+            {
+                "host": _strings(list(HOSTS), repo_host[repo]),
+                "owner": _strings(owners, repo_owner[repo]),
+                "name": _strings(names, repo_name[repo]),
+                "path": _strings(paths, np.minimum(rng.zipf(1.1, n) - 1, len(paths) - 1)),
+                "blob_id": _hex(rng, n),
+                "content": _strings(
+                    [f"print({i})\n" * 8 for i in range(1000)], rng.integers(0, 1000, n)
+                ),
+            }
+        )
+        writer = writer or pq.ParquetWriter(path, table.schema, compression=CODEC)
+        writer.write_table(table)
+    if writer:
+        writer.close()
+
+
+def make_rules(path: Path, count: int, seed: int = 2) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    sample = pq.ParquetFile(path).read_row_group(0).slice(0, max(count, 1000)).to_pylist()
+    rules: dict[str, dict] = {}
+    kinds = rng.choice(4, count, p=[0.10, 0.50, 0.25, 0.15])
+    for i, kind in enumerate(kinds):
+        # 5% are drawn from the data (so they match); the rest name code elsewhere.
+        row = sample[rng.integers(len(sample))] if rng.random() < 0.05 else None
+        host = row["host"] if row else "github.com"
+        owner = (row["owner"] if row else f"ghost{i}").lower()
+        name = (row["name"] if row else f"r{i}").lower()
+        if kind == 0:
+            rule = {"kind": "owner", "host": host, "owner": owner}
+        elif kind == 1:
+            rule = {"kind": "repository", "host": host, "owner": owner, "name": name}
+        elif kind == 2:
+            rule = {
+                "kind": "file",
+                "host": host,
+                "owner": owner,
+                "name": name,
+                "path": row["path"] if row else f"p{i}.py",
+            }
+        else:
+            rule = {
+                "kind": "content",
+                "swhid": "swh:1:cnt:" + (row["blob_id"] if row else f"{i:040x}"),
+            }
+        rules[str(sorted(rule.items()))] = rule
+    return list(rules.values())
+
+
+def timed(label: str, rows: int, fn) -> float:
+    start = time.perf_counter()
+    fn()
+    seconds = time.perf_counter() - start
+    print(
+        f"{label:12s} {rows:>12,} rows {seconds:8.2f} s {rows / seconds:>14,.0f} rows/s", flush=True
+    )
+    return seconds
+
+
+def copy(source: Path, target: Path) -> None:
+    reader = pq.ParquetFile(source)
+    with pq.ParquetWriter(target, reader.schema_arrow, compression=CODEC) as writer:
+        for batch in reader.iter_batches(batch_size=1 << 20):
+            writer.write_batch(batch)
+
+
+def copy_pipelined(source: Path, target: Path) -> None:
+    """The copy with apply's threading (read ahead, write behind): the fair floor."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shared.exclusions.apply import _prefetched
+
+    reader = pq.ParquetFile(source)
+    with pq.ParquetWriter(target, reader.schema_arrow, compression=CODEC) as writer, \
+            ThreadPoolExecutor(max_workers=1) as pool:
+        pending = None
+        for batch in _prefetched(reader.iter_batches(batch_size=1 << 19)):
+            if pending is not None:
+                pending.result()
+            pending = pool.submit(writer.write_batch, batch)
+        if pending is not None:
+            pending.result()
+
+
+def python_loop(source: Path, target: Path, matcher: Matcher) -> None:
+    owners = {(r["host"], r["owner"]) for r in matcher.rules if r["kind"] == "owner"}
+    repos = {(r["host"], r["owner"], r["name"]) for r in matcher.rules if r["kind"] == "repository"}
+    files = {
+        (r["host"], r["owner"], r["name"], r["path"]) for r in matcher.rules if r["kind"] == "file"
+    }
+    blobs = {r["swhid"][10:] for r in matcher.rules if r["kind"] == "content"}
+    reader = pq.ParquetFile(source)
+    with pq.ParquetWriter(target, reader.schema_arrow, compression=CODEC) as writer:
+        for batch in reader.iter_batches(batch_size=1 << 20):
+            cols = [
+                batch.column(c).to_pylist() for c in ("host", "owner", "name", "path", "blob_id")
+            ]
+            keep = []
+            for host, owner, name, path, blob in zip(*cols, strict=True):
+                host, owner, name = host.lower(), owner.lower(), name.lower()
+                keep.append(
+                    (host, owner) not in owners
+                    and (host, owner, name) not in repos
+                    and (host, owner, name, path) not in files
+                    and blob.lower() not in blobs
+                )
+            writer.write_batch(batch.filter(pa.array(keep)))
+
+
+def spark_run(source: Path, target: Path, matcher: Matcher, rows: int) -> None:
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    from shared.exclusions.spark import apply_exclusions
+
+    start = time.perf_counter()
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .appName("optout-bench")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.memory", "4g")
+        .config("spark.sql.autoBroadcastJoinThreshold", "-1")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    print(f"{'spark start':12s} {time.perf_counter() - start:29.2f} s", flush=True)
+    subset = target.parent / "spark-input.parquet"
+    pq.write_table(
+        pq.ParquetFile(source).read_row_group(0).slice(0, rows), subset, compression=CODEC
+    )
+    try:
+        timed(
+            "spark",
+            rows,
+            lambda: (
+                apply_exclusions(spark.read.parquet(str(subset)), matcher)
+                .write.mode("overwrite")
+                .parquet(str(target))
+            ),
+        )
+    finally:
+        spark.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--rules", type=int, default=1_000_000)
+    parser.add_argument(
+        "--python-rows", type=int, default=None, help="rows for the Python loop (default: all)"
+    )
+    parser.add_argument("--spark-rows", type=int, default=1_000_000, help="0 to skip Spark")
+    parser.add_argument("--dir", type=Path, default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        tmp = Path(tmp)
+        data = tmp / "data.parquet"
+        start = time.perf_counter()
+        make_dataset(data, args.rows)
+        rules = make_rules(data, args.rules)
+        body = build_body(rules)
+        print(
+            f"generated {args.rows:,} rows ({data.stat().st_size / 2**20:,.0f} MiB) and "
+            f"{len(rules):,} rules ({len(body) / 2**20:,.0f} MiB) in "
+            f"{time.perf_counter() - start:.1f} s",
+            flush=True,
+        )
+        start = time.perf_counter()
+        matcher = Matcher(body)
+        batches = BatchMatcher(matcher)
+        print(f"{'load list':12s} {time.perf_counter() - start:29.2f} s (parse, check, index)")
+        (tmp / "out").mkdir()
+        floor = timed("copy", args.rows, lambda: copy(data, tmp / "copy.parquet"))
+        piped = timed("copy-piped", args.rows, lambda: copy_pipelined(data, tmp / "c2.parquet"))
+        report = Report()
+        ours = timed(
+            "apply",
+            args.rows,
+            lambda: apply_shard(batches, data, tmp / "out" / "data.parquet", report),
+        )
+        removed = args.rows - report.shards[0].rows_out
+        print(
+            f"apply/copy   {ours / floor:.2f}x (target <= 1.3x); apply/copy-piped "
+            f"{ours / piped:.2f}x; removed {removed:,} rows by {len(report.removed):,} rules",
+            flush=True,
+        )
+        py_rows = args.python_rows or args.rows
+        py_data = data
+        if py_rows < args.rows:
+            py_data = tmp / "py.parquet"
+            pq.write_table(pq.read_table(data).slice(0, py_rows), py_data, compression=CODEC)
+        timed("python-set", py_rows, lambda: python_loop(py_data, tmp / "py-out.parquet", matcher))
+        check = pq.read_table(tmp / "out" / "data.parquet", columns=["blob_id"])
+        if py_rows == args.rows:
+            other = pq.read_table(tmp / "py-out.parquet", columns=["blob_id"])
+            assert pc.all(pc.equal(check["blob_id"], other["blob_id"])).as_py() is not False
+            assert len(check) == len(other), "apply and the Python loop disagree"
+        if args.spark_rows:
+            spark_run(data, tmp / "spark-out", matcher, min(args.spark_rows, args.rows))
+
+
+if __name__ == "__main__":
+    main()
