@@ -24,12 +24,12 @@ from server.db import db, is_postgres
 from server.errors import ApiError, not_found
 from server.models import LicensedRepository, LicenseVerdict, Request, utcnow
 from server.workflows.license_scans import PreparedScan, prepare_scan, strict_expression
+from server.workflows.requests import clean_reason
 from shared.licenses import DEFAULT_POLICY, VERDICTS, Policy
 from shared.scope import ScopeError, check_name, check_owner, normalize_host
 
 SCAN, OVERRIDE = "scan", "override"
 SOURCES = (SCAN, OVERRIDE)
-MAX_REASON = 2000
 MAX_DISPUTES = 200
 # LicenseRef ids that name no one: ours, and ScanCode's public catalogue.
 _PUBLIC_REFS = re.compile(r"^LicenseRef-(?:scancode-[A-Za-z0-9.-]+|public-domain|unidentified)$")
@@ -223,17 +223,7 @@ def override_verdict(
 
 
 def _required_reason(reason: str | None) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise ApiError(422, "reason_required", "an override needs a reason", {"field": "reason"})
-    if len(reason) > MAX_REASON:
-        raise ApiError(
-            422,
-            "reason_too_long",
-            f"a reason is limited to {MAX_REASON} characters",
-            {"field": "reason"},
-        )
-    return reason
+    return clean_reason(reason, required="an override needs a reason")
 
 
 def _override_expression(expression):

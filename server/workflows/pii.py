@@ -23,10 +23,10 @@ from server.errors import ApiError, not_found
 from server.models import PiiDecision, PiiDecisionEvent, PiiFinding, PiiLocation, Request, utcnow
 from server.pii_context import decrypt_context, encrypt_context
 from server.workflows.licenses import repository_key
+from server.workflows.requests import clean_reason
 from shared.pii import fingerprint as fingerprint_of
 
 DECISIONS = ("confirmed", "false_positive")
-MAX_REASON = 2000
 MAX_LOCATIONS = 20  # locations listed with each finding
 MAX_ID = 2**31 - 1  # ids are SERIAL (32-bit) on PostgreSQL
 MASKED_ELSEWHERE = "****"
@@ -356,21 +356,9 @@ def reveal_finding(finding_id: int, reason: str | None, actor: str) -> dict:
 
 
 def required_reason(reason: str | None, message: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise ApiError(422, "reason_required", message, {"field": "reason"})
-    return _bounded_reason(reason)
+    return clean_reason(reason, required=message)
 
 
-def _bounded_reason(reason: str) -> str:
-    if len(reason) > MAX_REASON:
-        raise ApiError(
-            422,
-            "reason_too_long",
-            f"a reason is limited to {MAX_REASON} characters",
-            {"field": "reason"},
-        )
-    return reason
 
 
 def decide(items: list[dict], actor: str) -> list[dict]:
@@ -402,7 +390,7 @@ def decide(items: list[dict], actor: str) -> list[dict]:
 def _decide_one(item: dict, actor: str) -> dict:
     fingerprint, rule = item["fingerprint"], item["rule"]
     reason = item.get("reason")
-    reason = _bounded_reason(reason.strip()) if reason and reason.strip() else None
+    reason = clean_reason(reason)
     known = PiiFinding.select(PiiFinding.kind).where(
         (PiiFinding.fingerprint == fingerprint) & (PiiFinding.rule == rule)
     )

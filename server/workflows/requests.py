@@ -95,8 +95,14 @@ def history(req: Request) -> list[RequestEvent]:
     return list(req.events.order_by(RequestEvent.id))
 
 
-def _clean_reason(reason: str | None) -> str | None:
+def clean_reason(reason: str | None, required: str | None = None) -> str | None:
+    """Strip a reviewer's or owner's reason; blank is none; bounded in length.
+
+    ``required``: the message to refuse a missing reason with (422 ``reason_required``).
+    """
     reason = (reason or "").strip() or None
+    if reason is None and required:
+        raise ApiError(422, "reason_required", required, {"field": "reason"})
     if reason is not None and len(reason) > MAX_REASON:
         raise ApiError(
             422,
@@ -105,6 +111,18 @@ def _clean_reason(reason: str | None) -> str | None:
             {"field": "reason"},
         )
     return reason
+
+
+def _require_version(req: Request, if_match: set[str]) -> None:
+    """Refuse to act on a version the caller did not read (412 with the current ETag)."""
+    if etag_of(req) not in if_match:
+        raise ApiError(
+            412,
+            "precondition_failed",
+            "the request changed since you read it; reload and try again",
+            {"current_etag": etag_of(req), "state": req.state},
+            headers={"ETag": f'"{etag_of(req)}"'},
+        )
 
 
 def transition_request(
@@ -116,17 +134,10 @@ def transition_request(
         ApiError: 404 unknown, 412 stale version, 409 invalid transition, 403 role not
             allowed for this transition, 422 reason missing or too long.
     """
-    reason = _clean_reason(reason)
+    reason = clean_reason(reason)
     with db.atomic():
         req = get_request(request_id, principal)
-        if etag_of(req) not in if_match:
-            raise ApiError(
-                412,
-                "precondition_failed",
-                "the request changed since you read it; reload and try again",
-                {"current_etag": etag_of(req), "state": req.state},
-                headers={"ETag": f'"{etag_of(req)}"'},
-            )
+        _require_version(req, if_match)
         step = states.transition_for(req.state, target)
         if step is None:
             raise ApiError(
@@ -163,13 +174,7 @@ def request_reinclusion(request_id: int, principal: Principal, if_match: set[str
     """
     with db.atomic():
         req = get_request(request_id, principal)
-        if etag_of(req) not in if_match:
-            raise ApiError(
-                412,
-                "precondition_failed",
-                "the request changed since you read it; reload and try again",
-                {"current_etag": etag_of(req), "state": req.state},
-            )
+        _require_version(req, if_match)
         if req.state != states.PUBLISHED:
             raise ApiError(
                 409,
