@@ -6,12 +6,11 @@ Reviewers read verdicts and settle them one at a time with an override.
 
 from __future__ import annotations
 
-from flask import request
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from server.api.preconditions import body_limit, etag_header, required_if_match
 from server.auth import admits, current_principal
-from server.errors import ApiError
 from server.schemas_licenses import (
     IngestReportSchema,
     LicenseListArgsSchema,
@@ -36,29 +35,7 @@ IF_MATCH_DOC = {
 }
 
 
-def body_limit(config_key: str):
-    """Let a view accept bodies up to ``config[config_key]`` bytes instead of the app's cap."""
 
-    def decorator(view):
-        view._body_limit_config = config_key
-        return view
-
-    return decorator
-
-
-def _required_if_match() -> set[str]:
-    if_match = request.if_match.as_set()
-    if not if_match:
-        raise ApiError(
-            428,
-            "precondition_required",
-            "send If-Match with the ETag of the verdict you are acting on",
-        )
-    return if_match
-
-
-def _etag_header(data: dict) -> dict:
-    return {"ETag": f'"{data["etag"]}"'}
 
 
 @bp.route("/licenses/scans", methods=["POST"])
@@ -100,7 +77,7 @@ def read(host, owner, name):
     """Read a repository's current verdict with evidence, its history and owners' disputes."""
     repo = workflow.get_repository(workflow.repository_key(host, owner, name))
     data = record_dict(repo)
-    return data, 200, _etag_header(data)
+    return data, 200, etag_header(data)
 
 
 @bp.route(REPOSITORY + "/override", methods=["POST"])
@@ -110,7 +87,7 @@ def read(host, owner, name):
 @bp.doc(parameters=[IF_MATCH_DOC])
 def override(body, host, owner, name):
     """Replace the current verdict with a reviewer's, for a reason; needs If-Match."""
-    if_match = _required_if_match()
+    if_match = required_if_match("verdict")
     key = workflow.repository_key(host, owner, name)
     options = {"verdict": body.get("verdict")}
     if "expression" in body:
@@ -119,4 +96,4 @@ def override(body, host, owner, name):
         key, body["reason"], current_principal().actor, if_match, **options
     )
     data = record_dict(repo)
-    return data, 200, _etag_header(data)
+    return data, 200, etag_header(data)

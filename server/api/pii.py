@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from server.api.licenses import body_limit
+from server.api.preconditions import body_limit
 from server.auth import admits, current_principal
 from server.schemas_pii import (
     PiiDecisionBatchSchema,

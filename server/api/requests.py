@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import request, url_for
+from flask import url_for
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from server.api.preconditions import etag_header, required_if_match
 from server.auth import PUBLIC, admits, current_principal
-from server.errors import ApiError
 from server.limits import submissions
 from server.schemas import (
     ReceiptSchema,
@@ -29,20 +29,6 @@ NEXT_STEP = (
 )
 
 
-def _required_if_match() -> set[str]:
-    """The strong ETags of If-Match; acting without naming a version is refused (428)."""
-    if_match = request.if_match.as_set()
-    if not if_match:
-        raise ApiError(
-            428,
-            "precondition_required",
-            "send If-Match with the ETag of the request you are acting on",
-        )
-    return if_match
-
-
-def _etag_header(data: dict) -> dict:
-    return {"ETag": f'"{data["etag"]}"'}
 
 
 @bp.route("/requests", methods=["POST"])
@@ -54,7 +40,7 @@ def submit(body):
     """Submit an opt-out request; the receipt holds the secret status token, once."""
     req, token = workflow.submit_request(body)
     data = request_dict(req, None)
-    headers = _etag_header(data)
+    headers = etag_header(data)
     headers["Location"] = url_for("requests.read", request_id=req.id)
     return {"request": data, "status_token": token, "next": NEXT_STEP}, 201, headers
 
@@ -83,7 +69,7 @@ def read(request_id):
     """Read one request with its history; owners may read only their own."""
     principal = current_principal()
     data = request_dict(workflow.get_request(request_id, principal), principal, with_history=True)
-    return data, 200, _etag_header(data)
+    return data, 200, etag_header(data)
 
 
 @bp.route("/requests/<int:request_id>/transitions", methods=["POST"])
@@ -103,13 +89,13 @@ def read(request_id):
 )
 def transition(body, request_id):
     """Move a request to another state; needs If-Match with the ETag you last read."""
-    if_match = _required_if_match()
+    if_match = required_if_match("request")
     principal = current_principal()
     req = workflow.transition_request(
         request_id, body["to"], body.get("reason"), principal, if_match
     )
     data = request_dict(req, principal, with_history=True)
-    return data, 200, _etag_header(data)
+    return data, 200, etag_header(data)
 
 
 @bp.route("/requests/<int:request_id>/reinclusion", methods=["POST"])
@@ -122,8 +108,8 @@ def transition(body, request_id):
 )
 def reinclusion(request_id):
     """Ask for a published removal to be reverted (a reviewer decides)."""
-    if_match = _required_if_match()
+    if_match = required_if_match("request")
     principal = current_principal()
     req = workflow.request_reinclusion(request_id, principal, if_match)
     data = request_dict(req, principal, with_history=True)
-    return data, 200, _etag_header(data)
+    return data, 200, etag_header(data)
