@@ -100,6 +100,45 @@ def group_cpu(pgid: int) -> float:
     return total
 
 
+def group_pids(pgid: int) -> list[int]:
+    """Live processes of a process group."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            stat = _proc_stat(int(entry))
+            if stat and stat[0] == pgid:
+                pids.append(int(entry))
+    return pids
+
+
+def connections_per_process(pids: list[int], port: int) -> dict[int, int]:
+    """How many established TCP connections on ``port`` each process holds.
+
+    gunicorn does not balance keep-alive connections between its workers: whichever worker
+    wins accept() keeps the connection for good, so a lopsided split caps throughput at
+    what one worker (one GIL) can do.
+    """
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as fh:
+            next(fh)
+            for line in fh:
+                parts = line.split()
+                if parts[3] == "01" and int(parts[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(parts[9])
+    counts = {}
+    for pid in pids:
+        n = 0
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    if target.startswith("socket:[") and target[8:-1] in inodes:
+                        n += 1
+        counts[pid] = n
+    return counts
+
+
 def pids_cpu(pids: list[int]) -> float:
     """CPU seconds used so far by the given processes (those still alive)."""
     return sum(stat[1] for pid in pids if (stat := _proc_stat(pid)))
@@ -137,6 +176,7 @@ class Phase:
     t_measure: float  # completions from here on count
     t_stop: float  # send nothing after this
     max_requests: int  # measured completions after which this process stops (0 = none)
+    ramp_step: float  # seconds between opening one connection and the next
     tag: str  # makes submitted owners unique across processes and runs
 
 
@@ -247,22 +287,34 @@ def _run_epoll(phase: Phase, result: PhaseResult) -> None:
         conns.append(new)
         return new
 
-    for _ in range(phase.connections):
-        conns.append(connect())
+    # Connections open one by one over the ramp, each sending at once, as clients arriving
+    # at a live server would: gunicorn pins a keep-alive connection to the worker that
+    # accepted it, and opening all of them on an idle server lets one worker take nearly all.
+    opened = 0
     delay = phase.t_start - time.monotonic()
     if delay > 0:
         time.sleep(delay)
     wall0 = time.monotonic()
-    for conn in list(conns):
-        send_next(conn)
 
-    while sel.get_map():
+    while (opened < phase.connections and not stopping) or sel.get_map():
         now = time.monotonic()
+        while (
+            not stopping
+            and opened < phase.connections
+            and now >= phase.t_start + opened * phase.ramp_step
+        ):
+            conn = connect()
+            conns.append(conn)
+            opened += 1
+            send_next(conn)
         if not stopping and (
             now >= phase.t_stop or (phase.max_requests and measured >= phase.max_requests)
         ):
             stopping = True
-        events = sel.select(timeout=0.5)
+        timeout = 0.5
+        if opened < phase.connections and not stopping:
+            timeout = max(0.0, phase.t_start + opened * phase.ramp_step - now)
+        events = sel.select(timeout=timeout)
         if not events:
             if stopping and now > phase.t_stop + 30:  # responses that never came
                 for _ in sel.get_map():
@@ -327,9 +379,9 @@ def _run_threads(phase: Phase, result: PhaseResult) -> None:
     counter = iter(range(1, 1 << 62))
     measured = [0]
 
-    def client() -> None:
+    def client(i: int) -> None:
         conn = http.client.HTTPConnection(phase.host, phase.port, timeout=30)
-        delay = phase.t_start - time.monotonic()
+        delay = phase.t_start + i * phase.ramp_step - time.monotonic()
         if delay > 0:
             time.sleep(delay)
         while True:
@@ -374,7 +426,9 @@ def _run_threads(phase: Phase, result: PhaseResult) -> None:
                     measured[0] += 1
         conn.close()
 
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(phase.connections)]
+    threads = [
+        threading.Thread(target=client, args=(i,), daemon=True) for i in range(phase.connections)
+    ]
     wall0 = time.monotonic()
     for thread in threads:
         thread.start()
@@ -419,6 +473,7 @@ class Measurement:
     max_ms: float
     errors: dict
     reconnects: int
+    connections_per_worker: list[int]  # gunicorn pins each keep-alive connection to a worker
     client_cpu: float  # CPU seconds, all client processes
     server_cpu: float  # CPU seconds, gunicorn master and workers
     db_cpu: float  # CPU seconds of the PostgreSQL backends serving this instance
@@ -458,7 +513,7 @@ def drive(endpoint: str, instance: Instance, args: argparse.Namespace, tag: str)
     for i in range(procs):
         phase = Phase(
             endpoint, "127.0.0.1", instance.port, share[i], t_start, t_measure, t_stop,
-            quota[i] if args.requests else 0, f"{tag}p{i}",
+            quota[i] if args.requests else 0, args.ramp * procs / args.clients, f"{tag}p{i}",
         )  # fmt: skip
         parent_end, child_end = ctx.Pipe(duplex=False)
         proc = ctx.Process(
@@ -470,11 +525,15 @@ def drive(endpoint: str, instance: Instance, args: argparse.Namespace, tag: str)
     # Sample server and machine CPU over the measured window only.
     time.sleep(max(0.0, t_measure - time.monotonic()))
     db_pids = instance.db_pids()
+    worker_pids = [p for p in group_pids(instance.server.pid) if p != instance.server.pid]
+    spread = connections_per_process(worker_pids, instance.port)
+    workers_cpu0 = {pid: pids_cpu([pid]) for pid in worker_pids}
     server0, db0 = group_cpu(instance.server.pid), pids_cpu(db_pids)
     busy0, total0 = machine_cpu()
     results: list[PhaseResult] = []
     ticker = t_measure
     server1 = db1 = busy1 = total1 = None
+    workers_cpu: dict[int, float] = {}
     pending_pipes = [pipe for _proc, pipe in workers]
     while pending_pipes:
         wait = 0.2 if server1 is not None else max(0.0, min(0.2, t_stop - time.monotonic()))
@@ -487,6 +546,7 @@ def drive(endpoint: str, instance: Instance, args: argparse.Namespace, tag: str)
         if server1 is None and (now >= t_stop or not pending_pipes):
             server1, db1 = group_cpu(instance.server.pid), pids_cpu(db_pids)
             busy1, total1 = machine_cpu()
+            workers_cpu = {pid: pids_cpu([pid]) - cpu for pid, cpu in workers_cpu0.items()}
         if now - ticker >= 2 and now < t_stop:
             ticker = now
             log(f"  {endpoint}: {now - t_measure:4.0f}/{args.duration:g} s")
@@ -506,8 +566,15 @@ def drive(endpoint: str, instance: Instance, args: argparse.Namespace, tag: str)
     count = len(latencies)
     client_cpu = sum(r.cpu for r in results)
     busy = (busy1 - busy0) / (total1 - total0) if total1 and total1 > total0 else float("nan")
+    log(
+        f"  {endpoint}: connections per gunicorn worker "
+        + "/".join(str(spread[p]) for p in worker_pids)
+        + ", worker CPU "
+        + "/".join(f"{100 * workers_cpu[p] / seconds:.0f}%" for p in worker_pids)
+    )
     return Measurement(
         endpoint=endpoint,
+        connections_per_worker=[spread[p] for p in worker_pids],
         count=count,
         seconds=seconds,
         rps=count / seconds if seconds > 0 else 0.0,
@@ -562,8 +629,9 @@ class Instance:
         else:
             self.schema = f"bench_{os.getpid()}_{secrets.token_hex(3)}"
             # application_name lets the benchmark find (and time) this server's backends.
+            sep = "&" if "?" in args.pg_url else "?"
             self.url = (
-                f"{args.pg_url}?options=-csearch_path%3D{self.schema}"
+                f"{args.pg_url}{sep}options=-csearch_path%3D{self.schema}"
                 f"&application_name={self.schema}"
             )
         self.env = dict(os.environ, OPTOUT_INSTANCE=str(self.tmp), OPTOUT_DATABASE_URL=self.url)
@@ -629,7 +697,8 @@ class Instance:
         )  # fmt: skip
         if init.returncode != 0:
             raise RuntimeError(f"optout init failed: {init.stderr.strip()}")
-        self.admin_token = init.stdout.strip().splitlines()[-1]
+        # The first admin's token (stdout); the public endpoints measured here need none.
+        self.admin_token = (init.stdout.strip().splitlines() or [""])[-1]
         self.port = free_port()
         self.log_file = open(self.tmp / "server.log", "wb")  # noqa: SIM115 (closed in close)
         command = [
@@ -823,11 +892,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument(
         "--requests", type=int, default=0,
-        help="also stop a phase after this many measured requests (default: no limit)",
+        help="also stop a phase after this many measured requests, give or take those in "
+        "flight (default: no limit)",
     )  # fmt: skip
     parser.add_argument(
         "--warmup", type=float, default=2.0,
         help="unmeasured seconds before each phase (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--ramp", type=float, default=None,
+        help="seconds over which the connections open, one by one, under load "
+        "(default: half the warm-up; 0 opens them all at once)",
     )  # fmt: skip
     parser.add_argument(
         "--workers", type=int, default=None,
@@ -868,6 +943,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--clients and --duration must be positive, --requests/--warmup >= 0")
     if args.client_procs < 1:
         parser.error("--client-procs must be >= 1")
+    if args.ramp is None:
+        args.ramp = args.warmup / 2
+    if args.ramp < 0 or args.ramp > args.warmup:
+        parser.error("--ramp must be between 0 and --warmup")
     if args.workers is None or args.threads is None:
         from server import cli
 
@@ -887,6 +966,7 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)  # even when started with SIGINT ignored
     try:
         for backend in args.backends:
             idle_busy = background_load()
