@@ -138,6 +138,25 @@ class RequestPageSchema(ma.Schema):
     per_page = fields.Integer(required=True)
 
 
+class RequestCountsArgsSchema(StrictSchema):
+    """The list's filters except state, sort and paging: counts are given for every state."""
+
+    kind = RequestListArgsSchema._declared_fields["kind"]
+    host = RequestListArgsSchema._declared_fields["host"]
+    q = RequestListArgsSchema._declared_fields["q"]
+    reinclusion_requested = fields.Boolean()
+    min_age_days = RequestListArgsSchema._declared_fields["min_age_days"]
+    max_age_days = RequestListArgsSchema._declared_fields["max_age_days"]
+
+
+class RequestCountsSchema(ma.Schema):
+    counts = fields.Dict(
+        keys=fields.String(), values=fields.Integer(), required=True,
+        metadata={"description": "requests per state (every state listed, zeros included)"},
+    )
+    total = fields.Integer(required=True)
+
+
 class UserSchema(ma.Schema):
     id = fields.Integer(required=True)
     name = fields.String(required=True)

@@ -115,6 +115,15 @@ class OptoutClient:
         )
         return Versioned(resp.json(), _etag(resp))
 
+    def request_counts(self, **filters: Any) -> dict:
+        """Requests per state matching the other filters: ``{"counts": {...}, "total"}``."""
+        params = {k: v for k, v in filters.items() if v is not None}
+        return self._call("GET", "/requests/counts", params=params).json()
+
+    def request_coverage(self, request_id: int) -> dict:
+        """The catalog releases a request covers (staff), shaped like ``lookup``."""
+        return self._call("GET", f"/requests/{request_id}/coverage").json()
+
     # -- catalog ----------------------------------------------------------------------
 
     def lookup(self, host: str, owner: str, name: str | None = None) -> dict:
@@ -145,6 +154,74 @@ class OptoutClient:
     def confirm_email_proof(self, token: str) -> dict:
         return self._call("POST", "/email-proofs/confirm", json={"token": token}).json()
 
+    # -- PII review -------------------------------------------------------------------
+
+    def list_pii_findings(self, **filters: Any) -> dict:
+        params = {k: v for k, v in filters.items() if v is not None}
+        return self._call("GET", "/pii/findings", params=params).json()
+
+    def get_pii_finding(self, finding_id: int) -> dict:
+        """A finding with its masked context and decision history."""
+        return self._call("GET", f"/pii/findings/{finding_id}").json()
+
+    def reveal_pii_finding(self, finding_id: int, reason: str) -> dict:
+        """The raw value and context; the server writes an audit entry with the reason."""
+        body = {"reason": reason}
+        return self._call("POST", f"/pii/findings/{finding_id}/reveal", json=body).json()
+
+    def decide_pii(self, decisions: list[dict]) -> dict:
+        """Decide values: each item has ``fingerprint``, ``rule``, ``decision``, ``reason``."""
+        return self._call("POST", "/pii/decisions", json={"decisions": decisions}).json()
+
+    def request_pii_findings(self, request_id: int) -> dict:
+        return self._call("GET", f"/requests/{request_id}/pii-findings").json()
+
+    # -- license verdicts -------------------------------------------------------------
+
+    def list_licenses(self, **filters: Any) -> dict:
+        params = {k: v for k, v in filters.items() if v is not None}
+        return self._call("GET", "/licenses", params=params).json()
+
+    def get_license(self, host: str, owner: str, name: str) -> Versioned:
+        resp = self._call("GET", _license_path(host, owner, name))
+        return Versioned(resp.json(), _etag(resp))
+
+    def override_license(
+        self, host: str, owner: str, name: str, etag: str, reason: str, **verdict: Any
+    ) -> Versioned:
+        """Override a verdict (``expression``, ``verdict`` optional); 412 if ``etag`` is stale."""
+        resp = self._call(
+            "POST",
+            _license_path(host, owner, name) + "/override",
+            json={"reason": reason, **verdict},
+            headers={"If-Match": f'"{etag}"'},
+        )
+        return Versioned(resp.json(), _etag(resp))
+
+    # -- exclusion lists --------------------------------------------------------------
+
+    def exclusions_preview(self) -> dict:
+        """The next list as a diff against the current one (publisher role)."""
+        return self._call("GET", "/exclusions/preview").json()
+
+    def publish_exclusions(self, confirm: str, expires_days: int = 30) -> dict:
+        """Publish the next list; the server refuses unless ``confirm`` is ``"publish"``."""
+        body = {"confirm": confirm, "expires_days": expires_days}
+        return self._call("POST", "/exclusions", json=body).json()
+
+    # -- audit log --------------------------------------------------------------------
+
+    def audit_checkpoint(self) -> dict:
+        return self._call("GET", "/audit/checkpoint").json()
+
+    def audit_entries(self, start: int, end: int) -> list[dict]:
+        params = {"start": start, "end": end}
+        return self._call("GET", "/audit/entries", params=params).json()["entries"]
+
+    def audit_inclusion_proof(self, index: int, size: int) -> dict:
+        params = {"index": index, "size": size}
+        return self._call("GET", "/audit/proof/inclusion", params=params).json()
+
     # -- users ------------------------------------------------------------------------
 
     def list_users(self) -> list[dict]:
@@ -155,6 +232,11 @@ class OptoutClient:
 
     def revoke_user(self, name: str, reason: str | None = None) -> dict:
         return self._call("POST", f"/users/{name}/revoke", json={"reason": reason}).json()
+
+
+def _license_path(host: str, owner: str, name: str) -> str:
+    quote = requests.utils.quote
+    return f"/licenses/{quote(host, safe='')}/{quote(owner, safe='/')}/{quote(name, safe='')}"
 
 
 def _etag(resp: requests.Response) -> str:

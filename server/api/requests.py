@@ -10,7 +10,10 @@ from server.api.preconditions import etag_header, required_if_match
 from server.auth import PUBLIC, admits, current_principal
 from server.limits import submissions
 from server.schemas import (
+    LookupSchema,
     ReceiptSchema,
+    RequestCountsArgsSchema,
+    RequestCountsSchema,
     RequestCreateSchema,
     RequestDetailSchema,
     RequestListArgsSchema,
@@ -18,6 +21,7 @@ from server.schemas import (
     TransitionSchema,
 )
 from server.serialize import request_dict
+from server.workflows import catalog
 from server.workflows import requests as workflow
 from shared.states import OWNER, USER_ROLES
 
@@ -60,6 +64,26 @@ def list_requests(args):
         "page": flt.page,
         "per_page": flt.per_page,
     }
+
+
+@bp.route("/requests/counts", methods=["GET"])
+@admits(*USER_ROLES)
+@bp.arguments(RequestCountsArgsSchema, location="query", unknown=RAISE)
+@bp.response(200, RequestCountsSchema)
+def counts(args):
+    """Count the requests per state that match the other filters (for the reviewers' queue)."""
+    per_state = workflow.count_by_state(workflow.RequestFilter(**args))
+    return {"counts": per_state, "total": sum(per_state.values())}
+
+
+@bp.route("/requests/<int:request_id>/coverage", methods=["GET"])
+@admits(*USER_ROLES)
+@bp.response(200, LookupSchema)
+def coverage(request_id):
+    """The catalog entries a request covers: the account's or the repository's releases."""
+    req = workflow.get_request(request_id, current_principal())
+    name = None if req.kind == "owner" else req.name
+    return catalog.lookup(req.host, req.owner, name)
 
 
 @bp.route("/requests/<int:request_id>", methods=["GET"])

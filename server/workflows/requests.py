@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from peewee import fn
+
 from server.audit import record_action
 from server.auth import STATUS_TOKEN_PREFIX, Principal, hash_token, new_token
 from server.db import db
@@ -266,9 +268,27 @@ class RequestFilter:
 
 def list_requests(flt: RequestFilter) -> tuple[list[Request], int]:
     """Return one page of requests matching the filter, and the total that match."""
-    query = Request.select()
+    query = _matching(Request.select(), flt)
     if flt.state:
         query = query.where(Request.state.in_(flt.state))
+    total = query.count()
+    column = SORTS[flt.sort.lstrip("-")]
+    order = column.desc() if flt.sort.startswith("-") else column.asc()
+    query = query.order_by(order, Request.id).paginate(flt.page, flt.per_page)
+    return list(query), total
+
+
+def count_by_state(flt: RequestFilter) -> dict[str, int]:
+    """Count the requests matching every filter but the state, per state (all states listed)."""
+    query = _matching(Request.select(Request.state, fn.COUNT(Request.id)), flt)
+    counts = dict.fromkeys(states.STATES, 0)
+    for state, count in query.group_by(Request.state).tuples():
+        counts[state] = count
+    return counts
+
+
+def _matching(query, flt: RequestFilter):
+    """Apply the filter's kind, flag, host, age and text conditions (not the state)."""
     if flt.kind:
         query = query.where(Request.kind.in_(flt.kind))
     if flt.reinclusion_requested is not None:
@@ -290,8 +310,4 @@ def list_requests(flt: RequestFilter) -> tuple[list[Request], int]:
             | Request.path.contains(text)
             | Request.notes.contains(text)
         )
-    total = query.count()
-    column = SORTS[flt.sort.lstrip("-")]
-    order = column.desc() if flt.sort.startswith("-") else column.asc()
-    query = query.order_by(order, Request.id).paginate(flt.page, flt.per_page)
-    return list(query), total
+    return query

@@ -19,6 +19,8 @@ EXPECTED = {
     ("GET", "/api/v1/me"): {OWNER} | STAFF,
     ("POST", "/api/v1/requests"): {PUBLIC},
     ("GET", "/api/v1/requests"): STAFF,
+    ("GET", "/api/v1/requests/counts"): STAFF,
+    ("GET", "/api/v1/requests/<int:request_id>/coverage"): STAFF,
     ("GET", "/api/v1/requests/<int:request_id>"): {OWNER} | STAFF,
     ("POST", "/api/v1/requests/<int:request_id>/transitions"): {OWNER} | STAFF,
     ("GET", "/api/v1/users"): {ADMIN},
