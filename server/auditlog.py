@@ -1,9 +1,19 @@
 """The audit log's storage: appends, roots and proofs from stored complete-subtree hashes.
 
-Appends happen inside the caller's transaction and lock the log's head row (``SELECT … FOR
-UPDATE`` on PostgreSQL; SQLite transactions here begin IMMEDIATE and already hold the write
-lock), so concurrent workers never repeat or skip an index. Any root or proof reads
-O(log n) stored nodes, fetched in one query.
+An entry is always written in the transaction of the change it records. How it reaches the
+Merkle log depends on whether a sequencer runs in this process (``server.sequencer``, started by
+``optout serve`` in every worker):
+
+- with a sequencer, ``append`` writes the entry's canonical bytes to the ``audit_queue`` table
+  and takes no global lock; the sequencer moves queued entries into the log in batches, one
+  head lock per batch, a fraction of a second later (like a transparency log's sequencer);
+- without one (the CLI, tests, an embedded app), ``append`` sequences at once: it locks the log's
+  head row (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite write transactions already hold the
+  database's write lock), folds whatever is still queued, then the new entry, and returns its
+  index. So does ``append(..., sequenced=True)``, for callers that need the index.
+
+Either way indexes never repeat or skip, and an entry is in the log only if its change
+committed. Any root or proof reads O(log n) stored nodes, fetched in one query.
 """
 
 from __future__ import annotations
@@ -15,15 +25,25 @@ import os
 
 from server.db import db, is_postgres
 from server.errors import ApiError
-from server.models import AuditNote, LogEntry, LogHead, LogNode, utcnow
+from server.models import AuditNote, AuditQueue, LogEntry, LogHead, LogNode, utcnow
 from shared import merkle
 from shared.audit_entry import build_entry, note_digest
 
 MAX_RANGE = 1000
+SEQUENCE_BATCH = 1000
+
+# Set by server.sequencer while a sequencer thread runs in this process.
+_queueing = False
 
 
 class LogOutsideTransaction(RuntimeError):
     """An entry was appended outside the transaction of the change it records."""
+
+
+def set_queueing(enabled: bool) -> None:
+    """Queue appends for a sequencer (True) or sequence each at once (False)."""
+    global _queueing
+    _queueing = enabled
 
 
 def _head() -> LogHead:
@@ -37,28 +57,93 @@ def _head() -> LogHead:
 
 
 def append(action: str, actor: str, subject: str, reason: str | None = None,
-           details: dict | None = None, time: dt.datetime | None = None) -> int:
-    """Append one entry (and its deletable reason note) and return its index."""
+           details: dict | None = None, time: dt.datetime | None = None,
+           sequenced: bool = False) -> int | None:
+    """Append one entry (and its deletable reason note).
+
+    Return its index, or None when it was queued for the sequencer (see the module's text).
+    """
     if not db.in_transaction():
         raise LogOutsideTransaction(f"{action} on {subject} must be logged inside db.atomic()")
-    head = _head()
-    note = None
+    note_id = digest = None
     if reason is not None:
         salt = os.urandom(16)
-        row = AuditNote.create(salt=salt, text=reason)
-        note = (row.id, note_digest(salt, reason))
-    data = build_entry(action, actor, subject, time or utcnow(), details, note)
-    index = head.size
-    leaf = merkle.leaf_hash(data)
-    reader = NodeReader(set(merkle.frontier(index)))  # the only nodes an append reads
-    nodes = merkle.nodes_after_append(index, leaf, reader.get)
-    LogEntry.create(index=index, entry=data, leaf_hash=leaf, created_at=utcnow())
-    rows = [{"level": level, "index": at, "hash": value} for level, at, value in nodes]
-    LogNode.insert_many(rows).execute()
-    LogHead.update(size=index + 1).where(LogHead.id == 1).execute()
-    if note is not None:
-        AuditNote.update(entry_index=index).where(AuditNote.id == note[0]).execute()
-    return index
+        note_id = AuditNote.insert(salt=salt, text=reason).execute()
+        digest = note_digest(salt, reason)
+    data = build_entry(action, actor, subject, time or utcnow(), details,
+                       (note_id, digest) if note_id is not None else None)
+    if _queueing and not sequenced:
+        AuditQueue.insert(entry=data, note_id=note_id).execute()
+        return None
+    head = _head()
+    size = _fold_queue(head.size)
+    return _fold(size, [(data, note_id)])
+
+
+def sequence(limit: int = SEQUENCE_BATCH) -> int:
+    """Move up to ``limit`` queued entries into the log; return how many moved.
+
+    Call inside a transaction: it takes the append lock until the transaction ends.
+    """
+    if not db.in_transaction():
+        raise LogOutsideTransaction("sequencing must run inside db.atomic()")
+    head = _head()
+    return _fold_queue(head.size, limit) - head.size
+
+
+def queued() -> int:
+    """How many committed entries wait for the sequencer."""
+    return AuditQueue.select().count()
+
+
+def _fold_queue(size: int, limit: int | None = None) -> int:
+    """Move queued entries (oldest first) into the log at ``size``; return the new size."""
+    while True:
+        batch = min(limit, SEQUENCE_BATCH) if limit is not None else SEQUENCE_BATCH
+        if batch <= 0:
+            return size
+        rows = list(AuditQueue.select(AuditQueue.id, AuditQueue.entry, AuditQueue.note_id)
+                    .order_by(AuditQueue.id).limit(batch).tuples())
+        if not rows:
+            return size
+        _fold(size, [(bytes(entry), note_id) for _, entry, note_id in rows])
+        AuditQueue.delete().where(AuditQueue.id.in_([row[0] for row in rows])).execute()
+        size += len(rows)
+        if limit is not None:
+            limit -= len(rows)
+        if len(rows) < batch:
+            return size
+
+
+def _fold(size: int, items: list[tuple[bytes, int | None]]) -> int:
+    """Write ``items`` as entries ``size, size + 1, …`` with their nodes; return the last index.
+
+    The caller holds the append lock and ``size`` is the head's size.
+    """
+    made: dict[tuple[int, int], bytes] = {}
+    reader = NodeReader(set(merkle.frontier(size)))  # the only stored nodes a batch reads
+
+    def get(level: int, index: int) -> bytes:
+        return made[(level, index)] if (level, index) in made else reader.get(level, index)
+
+    now = utcnow()
+    entries, nodes = [], []
+    for offset, (data, note_id) in enumerate(items):
+        index = size + offset
+        leaf = merkle.leaf_hash(data)
+        for level, at, value in merkle.nodes_after_append(index, leaf, get):
+            made[(level, at)] = value
+            nodes.append({"level": level, "index": at, "hash": value})
+        entries.append({"index": index, "entry": data, "leaf_hash": leaf, "created_at": now})
+        if note_id is not None:
+            AuditNote.update(entry_index=index).where(AuditNote.id == note_id).execute()
+    for chunk in range(0, len(entries), 200):
+        LogEntry.insert_many(entries[chunk:chunk + 200]).execute()
+    for chunk in range(0, len(nodes), 300):
+        LogNode.insert_many(nodes[chunk:chunk + 300]).execute()
+    last = size + len(items) - 1
+    LogHead.update(size=last + 1).where(LogHead.id == 1).execute()
+    return last
 
 
 class NodeReader:
@@ -94,8 +179,9 @@ class NodeReader:
 
 
 def locked_size() -> int:
-    """Return the log's size, holding the append lock until the transaction ends."""
-    return _head().size
+    """Sequence what is queued and return the log's size, holding the append lock until the
+    transaction ends (checkpoints are signed over everything committed before them)."""
+    return _fold_queue(_head().size)
 
 
 def size() -> int:

@@ -93,7 +93,8 @@ def rotate_key(actor: str) -> tuple[str, str]:
     try:
         with db.atomic():
             index = record_action(actor, "key.rotated", f"key:{new.key_id.hex()}",
-                                  details={"old": str(old.verifier), "new": str(new.verifier)})
+                                  details={"old": str(old.verifier), "new": str(new.verifier)},
+                                  sequenced=True)
             text = (f"{ROTATION_HEADER}\n{origin()}\nold {old.verifier}\nnew {new.verifier}\n"
                     f"entry {index}\n")
             note = sign_note(text, [old, new]).decode()

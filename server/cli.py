@@ -216,6 +216,28 @@ def audit_checkpoint() -> None:
         click.echo(publish().note, nl=False)
 
 
+@audit.command("sequence")
+@with_appcontext
+@fails_cleanly
+def audit_sequence() -> None:
+    """Move queued entries into the log now.
+
+    Every `optout serve` worker does this by itself within a fraction of a second; use it
+    when entries were queued by a server that is no longer running.
+
+    \b
+    Example:
+      optout audit sequence
+    """
+    from server import auditlog
+    from server.sequencer import Sequencer
+
+    with _connection():
+        moved = Sequencer(interval=0).run_once()
+        size = auditlog.size()
+    click.echo(f"sequenced {moved} entries; the log holds {size}")
+
+
 @audit.command("verify")
 @click.option("--remote", metavar="URL", help="Verify a running server's log from outside.")
 @click.option("--state", "state_file", type=click.Path(dir_okay=False),
@@ -269,10 +291,14 @@ def _verify_local(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"ok": report.ok, "size": report.size,
                                "checkpoints": report.checkpoints,
+                               "queued": report.queued,
                                "first_bad_index": report.first_bad_index,
                                "problems": report.problems}))
     elif report.ok:
         click.echo(f"ok: {report.size} entries, {report.checkpoints} checkpoints verified")
+        if report.queued:
+            click.echo(f"{report.queued} committed entries wait for the sequencer "
+                       "('optout audit sequence' moves them now)")
     if not report.ok:
         where = (f" (first bad index {report.first_bad_index})"
                  if report.first_bad_index is not None else "")
@@ -548,3 +574,8 @@ main.params = [p for p in main.params if p.name not in {"app", "env_file", "debu
 from server.cli_exclusions import exclusions as _exclusions  # noqa: E402
 
 main.add_command(_exclusions)
+
+# Dataset rebuilds read checkouts and a pulled list; they need neither the app nor a database.
+from server.cli_rebuild import rebuild as _rebuild  # noqa: E402
+
+main.add_command(_rebuild)

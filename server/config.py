@@ -25,7 +25,11 @@ DEFAULTS = {
     # every finding's fingerprint against its value. None: fingerprints are taken as sent.
     "PII_FINGERPRINT_KEY": None,
     "PAGE_SIZE_MAX": 200,
+    # PostgreSQL connections per process; `optout serve` raises it to its threads + 2.
     "DB_POOL_SIZE": 8,
+    # Seconds between the audit sequencer's passes in each server process (see
+    # server/sequencer.py); 0 turns it off and every append takes the log's lock at once.
+    "AUDIT_SEQUENCE_INTERVAL": 0.1,
     "DB_BUSY_TIMEOUT_MS": 10_000,
     "ORIGIN": "optout.localhost/audit",
     "API_TITLE": "Optout",

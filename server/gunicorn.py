@@ -12,8 +12,9 @@ ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 class OptoutServer(BaseApplication):
     """Gunicorn application that builds one Flask app per worker after the fork."""
 
-    def __init__(self, options: dict):
+    def __init__(self, options: dict, threads: int):
         self.options = options
+        self.threads = threads
         super().__init__()
 
     def load_config(self) -> None:
@@ -21,9 +22,22 @@ class OptoutServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        from server import create_app
+        from server import create_app, sequencer
 
-        return create_app()
+        global _sequencer
+        # Every thread may hold a pooled connection, and so may the sequencer.
+        app = create_app({"SERVER_THREADS": self.threads})
+        _sequencer = sequencer.start(app)
+        return app
+
+
+_sequencer = None
+
+
+def _worker_exit(_server, _worker) -> None:
+    """Sequence what this worker queued before it goes (the next sequencer would, anyway)."""
+    if _sequencer is not None:
+        _sequencer.stop()
 
 
 def run(host: str, port: int, workers: int, threads: int) -> None:
@@ -42,5 +56,7 @@ def run(host: str, port: int, workers: int, threads: int) -> None:
             "proc_name": "optout",
             # The control socket lives at one fixed path per user; two instances would collide.
             "control_socket_disable": True,
-        }
+            "worker_exit": _worker_exit,
+        },
+        threads,
     ).run()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from server.models import LogCheckpoint, LogEntry, LogHead, LogNode
+from server.models import AuditQueue, LogCheckpoint, LogEntry, LogHead, LogNode
 from shared import merkle
 from shared.audit_entry import parse_entry
 from shared.note import Checkpoint, NoteError, Verifier, open_note
@@ -23,6 +23,7 @@ CHUNK = 5000
 class Report:
     size: int = 0
     checkpoints: int = 0
+    queued: int = 0  # committed entries the sequencer has not moved into the log yet
     problems: list[str] = field(default_factory=list)
     first_bad_index: int | None = None
 
@@ -124,6 +125,7 @@ def _compare_nodes(made: dict, lo: int, hi: int, report: Report) -> None:
 def _finish(report: Report, size: int, cps: list, roots: dict, trusted: list[Verifier],
             origin: str) -> Report:
     report.size = size
+    report.queued = AuditQueue.select().count()
     head = LogHead.get_or_none(LogHead.id == 1)
     if head is None or head.size != size:
         report.fail(f"the log head says {head.size if head else 'nothing'}, entries say {size}",

@@ -104,6 +104,15 @@ class LogHead(BaseModel):
     size = BigIntegerField(default=0)
 
 
+class AuditQueue(BaseModel):
+    """An entry committed with its change and not yet in the log (``server.sequencer``)."""
+
+    id = AutoField()
+    entry = BlobField()
+    note_id = BigIntegerField(null=True)  # the AuditNote holding the reason, if any
+    created_at = DateTimeField(default=utcnow)
+
+
 class LogCheckpoint(BaseModel):
     """Every checkpoint the server published: a C2SP signed note, kept byte for byte."""
 
@@ -346,6 +355,7 @@ MODELS = [
     LogEntry,
     LogNode,
     LogHead,
+    AuditQueue,
     LogCheckpoint,
     AuditNote,
     RetiredKey,

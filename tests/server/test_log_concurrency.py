@@ -1,7 +1,8 @@
 """Concurrent appends to the audit log, from several OS processes and from threads.
 
-Each writer appends through ``record_action`` inside ``db.atomic()``, as every workflow does.
-Afterwards the indexes are exactly 0..n-1, each writer's entries are all there in its own
+Each writer appends through ``record_action`` inside ``db.atomic()``, as every workflow does,
+either sequencing each entry at once or, as in ``optout serve``, queueing it for a sequencer
+thread that every process runs. Afterwards the indexes are exactly 0..n-1, each writer's entries are all there in its own
 order, every stored subtree hash is right, and ``optout audit verify`` passes.
 """
 
@@ -13,10 +14,12 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from server.checkpoints import origin, publish, signer, trusted_verifiers
 from server.db import db
 from server.log_verify import verify_log
-from server.models import LogEntry, LogHead, LogNode
+from server.models import AuditQueue, LogEntry, LogHead, LogNode
 from shared.audit_entry import parse_entry
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,10 +33,12 @@ import time
 from server import create_app
 from server.audit import record_action
 from server.db import db
+from server.sequencer import Sequencer
 
-name, url, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+name, url, count, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 app = create_app({"TESTING": True, "DATABASE_URL": url, "RATELIMIT_ENABLED": False})
 with app.app_context():
+    sequencer = Sequencer(interval=0.005).start() if mode == "queued" else None
     db.connect()
     print("ready", flush=True)
     sys.stdin.readline()
@@ -42,14 +47,17 @@ with app.app_context():
             record_action(name, "test.appended", f"{name}:{k}")
         time.sleep(0.002)  # a worker does other work between requests
     db.close()
+    if sequencer is not None:
+        sequencer.stop()
 """
 
 
-def run_writer_processes(database_url: str, writers: list[str], count: int) -> None:
+def run_writer_processes(database_url: str, writers: list[str], count: int,
+                         mode: str = "immediate") -> None:
     """Start one process per writer, release them together, and wait for all to finish."""
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, name, database_url, str(count)],
+            [sys.executable, "-c", WRITER, name, database_url, str(count), mode],
             cwd=REPO,
             env=os.environ.copy(),
             stdin=subprocess.PIPE,
@@ -94,9 +102,11 @@ def assert_log_is_whole(writers: list[str], count: int) -> None:
     assert (report.size, report.checkpoints) == (size, 1)
 
 
-def test_processes_appending_at_once_leave_no_gap_or_repeat(app, database_url, instance):
+@pytest.mark.parametrize("mode", ["immediate", "queued"])
+def test_processes_appending_at_once_leave_no_gap_or_repeat(app, database_url, instance, mode):
     writers = [f"proc{w}" for w in range(4)]
-    run_writer_processes(database_url, writers, count=50)
+    run_writer_processes(database_url, writers, count=50, mode=mode)
+    assert AuditQueue.select().count() == 0
     assert_log_is_whole(writers, count=50)
     order = [
         parse_entry(bytes(row.entry))["actor"] for row in LogEntry.select().order_by(LogEntry.index)
