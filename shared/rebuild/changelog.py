@@ -8,8 +8,8 @@ not (``excluded_repository``, ``duplicate``, ``license_non_permissive``, ...), a
   duplicate and its cluster's released copy left), or ``was_<reason>`` (a policy change);
 * a file **removed** says the reason it is not released now, or ``not_in_inputs``;
 * a file **modified** kept its path with another blob;
-* a repository is added or removed when its first file arrives or its last one leaves, with
-  the reasons of its files counted.
+* a repository is added or removed when its first file arrives or its last one leaves; a
+  removed repository counts what became of the files it had released.
 """
 
 from __future__ import annotations
@@ -88,13 +88,13 @@ def _repositories(before, after, was, now) -> dict:
         return out
 
     old, new = released_repos(was, before), released_repos(now, after)
-    reasons: dict[str, Counter] = defaultdict(Counter)
-    for key, row in after.items():
-        if key[0] in old and key[0] not in new:
-            reasons[key[0]][row["status"]] += 1
+    reasons: dict[str, Counter] = defaultdict(Counter)  # what became of its released files
+    for key in was:
+        if key[0] not in new:
+            reasons[key[0]][after[key]["status"] if key in after else "not_in_inputs"] += 1
     files = Counter(key[0] for key in now)
     added = [{"repository": new[k], "files": files[k]} for k in sorted(set(new) - set(old))]
     removed = [{"repository": old[k],
-                "why": dict(sorted(reasons[k].items())) if reasons[k] else {"not_in_inputs": 1}}
+                "why": dict(sorted(reasons[k].items()))}
                for k in sorted(set(old) - set(new))]
     return {"added": added, "removed": removed}

@@ -127,6 +127,7 @@ class ShardWriter:
         if done is not None:
             self.reused["this_release"] += 1
         elif self.previous is not None and (old := self._completed(self.previous, name, plan)):
+            target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(self.previous / name, target.with_name(f".{target.name}.copy"))
             os.replace(target.with_name(f".{target.name}.copy"), target)
             done = old
