@@ -579,8 +579,3 @@ main.add_command(_exclusions)
 from server.cli_rebuild import rebuild as _rebuild  # noqa: E402
 
 main.add_command(_rebuild)
-
-# Dataset rebuilds read checkouts and a pulled list; they need neither the app nor a database.
-from server.cli_rebuild import rebuild as _rebuild  # noqa: E402
-
-main.add_command(_rebuild)
