@@ -1,0 +1,57 @@
+"""Start the reviewer app: ``optout desktop`` or ``optout-desktop``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication
+
+from desktop.store import Store, default_config_dir
+from desktop.window import MainWindow
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="optout-desktop",
+        description="The Optout reviewer app. Example: optout-desktop --server "
+        "https://optout.example.org",
+    )
+    parser.add_argument("--server", help="the server's address (remembered for next time)")
+    parser.add_argument(
+        "--config-dir",
+        type=Path,
+        default=None,
+        help="where settings, a remembered token and audit state are kept",
+    )
+    return parser.parse_args(argv)
+
+
+def build_window(config_dir: Path | None = None, server: str | None = None) -> MainWindow:
+    """The main window over a store in ``config_dir``; connects at once if a token is kept."""
+    store = Store(config_dir or default_config_dir())
+    if server:
+        store.set("server", server.rstrip("/"))
+    window = MainWindow(store)
+    view = window.connect_view
+    if server:
+        view.server.setText(server.rstrip("/"))
+        view.token.setText(store.load_token(server.rstrip("/")) or "")
+    if view.token.text():
+        view.connect_now()
+    return window
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("optout-desktop")
+    app.setOrganizationName("optout")
+    window = build_window(args.config_dir, args.server)
+    window.show()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""The license panel: repositories with their verdicts; one repository's detected expression,
+per-file evidence with scores, the policy's verdict and history; an override with a reason.
+
+An override names the verdict it replaces (If-Match): if someone changed it first, the panel
+reloads the verdict, says so, and keeps what was typed.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.context import AppContext
+from desktop.models import Column, RecordsModel
+from desktop.widgets import ReasonEdit
+from shared.client import ApiClientError
+from shared.licenses.policy import VERDICTS
+
+KEEP_VERDICT = "policy's judgement"
+
+REPOSITORY_COLUMNS = (
+    Column("Repository", lambda r: f"{r['host']}/{r['owner']}/{r['name']}"),
+    Column("Expression", lambda r: r["current"]["expression"] or "(none)"),
+    Column("Verdict", lambda r: r["current"]["verdict"]),
+    Column("Source", lambda r: r["current"]["source"]),
+)
+EVIDENCE_COLUMNS = (
+    Column("Path", lambda e: e["path"]),
+    Column("Expression", lambda e: e["expression"]),
+    Column("Score", lambda e: f"{e['score']:.2f}"),
+    Column("Detector", lambda e: e["detector"]),
+    Column("Kind", lambda e: e["kind"]),
+)
+HISTORY_COLUMNS = (
+    Column("When", lambda v: (v["created_at"] or "")[:19].replace("T", " ")),
+    Column("Expression", lambda v: v["expression"] or "(none)"),
+    Column("Verdict", lambda v: v["verdict"]),
+    Column("Source", lambda v: v["source"]),
+    Column("By", lambda v: v["actor"]),
+    Column("Reason", lambda v: v["reason"] or ""),
+)
+
+
+def _table(model: RecordsModel, stretch: int) -> QTableView:
+    view = QTableView()
+    view.setModel(model)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.verticalHeader().hide()
+    view.horizontalHeader().setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    return view
+
+
+class LicenseView(QWidget):
+    def __init__(self, ctx: AppContext, parent=None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self.repositories = RecordsModel(REPOSITORY_COLUMNS, parent=self)
+        self.evidence = RecordsModel(EVIDENCE_COLUMNS, parent=self)
+        self.history = RecordsModel(HISTORY_COLUMNS, parent=self)
+        self.record: dict | None = None
+        self.etag = ""
+        self._build()
+
+    def _build(self) -> None:
+        self.verdict_filter = QComboBox()
+        self.verdict_filter.addItems(["any verdict", *VERDICTS])
+        self.host = QLineEdit(placeholderText="host")
+        self.load_button = QPushButton("Load")
+        top = QHBoxLayout()
+        for widget in (self.verdict_filter, self.host, self.load_button):
+            top.addWidget(widget)
+        top.addStretch(1)
+        self.list_view = _table(self.repositories, 0)
+        self.list_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.title = QLabel("Select a repository")
+        self.title.setWordWrap(True)
+        self.notice = QLabel()
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("background:#fff4ce;border:1px solid #e0c060;padding:6px;")
+        self.notice.hide()
+        self.expression = QLineEdit(placeholderText="SPDX expression (empty: no license)")
+        self.verdict = QComboBox()
+        self.verdict.addItems([KEEP_VERDICT, *VERDICTS])
+        self.reason = ReasonEdit("Why the verdict is overridden (required)")
+        self.override_button = QPushButton("Override verdict")
+        self.hint = QLabel()
+        form = QFormLayout()
+        form.addRow("Expression", self.expression)
+        form.addRow("Verdict", self.verdict)
+        form.addRow("Reason", self.reason)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.addWidget(self.title)
+        right_layout.addWidget(self.notice)
+        right_layout.addWidget(QLabel("<b>Evidence</b>"))
+        right_layout.addWidget(_table(self.evidence, 0), 2)
+        right_layout.addWidget(QLabel("<b>History</b>"))
+        right_layout.addWidget(_table(self.history, 5), 1)
+        right_layout.addLayout(form)
+        right_layout.addWidget(self.override_button)
+        right_layout.addWidget(self.hint)
+        self.splitter = QSplitter()
+        self.splitter.addWidget(self.list_view)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.splitter, 1)
+        self.load_button.clicked.connect(self.refresh)
+        self.verdict_filter.currentIndexChanged.connect(lambda _: self.refresh())
+        self.host.editingFinished.connect(self.refresh)
+        self.list_view.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.override_button.clicked.connect(self.override)
+        self.reason.submitted.connect(self.override)
+
+    # -- listing ---------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        verdict = self.verdict_filter.currentText()
+        params = {"verdict": [verdict] if verdict in VERDICTS else None,
+                  "host": self.host.text().strip().lower() or None, "per_page": 200}  # fmt: skip
+        self.ctx.call("Loading license verdicts",
+                      lambda c: c.list_licenses(**params), self._listed)  # fmt: skip
+
+    def _listed(self, page: dict) -> None:
+        self.repositories.set_rows(page["items"])
+        if page["items"]:
+            self.list_view.selectRow(0)
+
+    def _current_changed(self, current, _previous) -> None:
+        if current.isValid():
+            row = self.repositories.row(current.row())
+            self.load(row["host"], row["owner"], row["name"])
+
+    def load(self, host: str, owner: str, name: str, keep_notice: bool = False) -> None:
+        if not keep_notice:
+            self.notice.hide()
+        self.ctx.call(f"Loading the verdict of {host}/{owner}/{name}",
+                      lambda c: c.get_license(host, owner, name), self._show)  # fmt: skip
+
+    def _show(self, versioned) -> None:
+        record, self.etag = versioned.data, versioned.etag
+        changed_repository = self.record is None or (
+            (self.record["host"], self.record["owner"], self.record["name"])
+            != (record["host"], record["owner"], record["name"]))  # fmt: skip
+        self.record = record
+        current = record["current"]
+        self.title.setText(
+            f"<b>{record['host']}/{record['owner']}/{record['name']}</b><br>"
+            f"Detected: <b>{current['expression'] or '(no license)'}</b> · verdict "
+            f"<b>{current['verdict']}</b> ({'admitted' if current['admitted'] else 'excluded'}) "
+            f"under {current['policy']['name']} {current['policy']['version']} · "
+            f"{current['files_scanned']} files scanned · source {current['source']}"
+        )
+        self.evidence.set_rows(current["evidence"])
+        self.history.set_rows(record["history"])
+        if changed_repository:  # what was typed for this repository stays
+            self.expression.setText(current["expression"] or "")
+            self.verdict.setCurrentText(KEEP_VERDICT)
+            self.hint.clear()
+
+    # -- override --------------------------------------------------------------------------
+
+    def override(self) -> None:
+        if self.record is None:
+            return
+        reason = self.reason.reason()
+        if not reason:
+            self.hint.setText("An override needs a reason.")
+            self.reason.setFocus()
+            return
+        options: dict = {"expression": self.expression.text().strip() or None}
+        if self.verdict.currentText() in VERDICTS:
+            options["verdict"] = self.verdict.currentText()
+        host, owner, name = self.record["host"], self.record["owner"], self.record["name"]
+        etag = self.etag
+        self.hint.setText("Overriding…")
+        self.ctx.call(
+            f"Overriding the verdict of {host}/{owner}/{name}",
+            lambda c: c.override_license(host, owner, name, etag, reason, **options),
+            self._overridden,
+            self._override_failed,
+            retry=False,
+        )
+
+    def _overridden(self, versioned) -> None:
+        self.reason.clear()
+        self.notice.hide()
+        self._show(versioned)
+        current = versioned.data["current"]
+        self.hint.setText(f"Overridden: {current['expression'] or '(none)'} → {current['verdict']}")
+        for position, row in enumerate(self.repositories.rows):
+            if (row["host"], row["owner"], row["name"]) == (
+                    versioned.data["host"], versioned.data["owner"], versioned.data["name"]):
+                self.repositories.replace_row(position, {**row, "current": current})
+
+    def _override_failed(self, error: Exception) -> bool:
+        if not isinstance(error, ApiClientError) or self.record is None:
+            return False
+        if error.status == 412:
+            self.notice.setText("<b>Someone changed this verdict before you.</b> It was "
+                                "reloaded below; your reason and choices are kept.")  # fmt: skip
+            self.notice.show()
+            self.hint.setText("Nothing was changed by you.")
+            self.load(self.record["host"], self.record["owner"], self.record["name"],
+                      keep_notice=True)  # fmt: skip
+            return True
+        if error.status in (404, 422):
+            self.hint.setText(f"Refused: {error.message}")
+            return True
+        return False
