@@ -119,6 +119,7 @@ def rebuild(
     previous: Path | None = None,
     work: Path | None = None,
     progress: Progress = no_progress,
+    workers: int = 1,
 ) -> RebuildResult:
     """Build release ``release`` into ``out`` (see the module docstring for the stages)."""
     if not RELEASE_NAME.match(release):
@@ -138,7 +139,7 @@ def rebuild(
     drops = rows["drop"].to_numpy(zero_copy_only=False)
     candidate_index = np.flatnonzero(pc.is_null(rows["drop"]).to_numpy(zero_copy_only=False))
     candidates = rows.take(pa.array(candidate_index, pa.int64()))
-    clusters, clusters_reused = _clusters(candidates, work, config, clock, progress)
+    clusters, clusters_reused = _clusters(candidates, work, config, clock, progress, workers)
     candidates = candidates.append_column(
         "cluster_id", pa.array([clusters[b] for b in candidates["blob_id"].to_pylist()],
                                pa.string()))
@@ -218,7 +219,7 @@ def _timed(clock: StageClock, stage: str, items: Iterator) -> Iterator:
 
 
 def _clusters(candidates: pa.Table, work: Path, config: RebuildConfig, clock: StageClock,
-              progress: Progress) -> tuple[dict[str, str], bool]:
+              progress: Progress, workers: int) -> tuple[dict[str, str], bool]:
     pairs = sorted(set(zip(candidates["language"].to_pylist(),
                            candidates["blob_id"].to_pylist(), strict=True)))
     key = dedup.cluster_key(pairs, config)
@@ -230,7 +231,7 @@ def _clusters(candidates: pa.Table, work: Path, config: RebuildConfig, clock: St
     blobs = sorted({blob for _, blob in pairs})
     if config.near_dedup:
         signatures = clock.timed("minhash", _signatures, candidates, blobs, work, config,
-                                 progress)
+                                 progress, workers)
         by_language: dict[str, list[tuple[str, bytes]]] = {}
         for language, blob in pairs:
             if signatures.get(blob) is not None:
@@ -245,10 +246,10 @@ def _clusters(candidates: pa.Table, work: Path, config: RebuildConfig, clock: St
     return clusters, False
 
 
-def _signatures(candidates, blobs, work, config, progress) -> dict[str, bytes | None]:
+def _signatures(candidates, blobs, work, config, progress, workers) -> dict[str, bytes | None]:
     folder = work / "minhash" / hashlib.sha256(
         f"{config.tokenizer}:{config.ngram}:{config.num_perm}:{config.minhash_seed}:"
-        f"{dedup.SCHEME}".encode()
+        f"{dedup.SCHEME}:{dedup.SHINGLE_HASH}".encode()
     ).hexdigest()[:16]
     known: dict[str, bytes | None] = {}
     for part in sorted(folder.glob("*.parquet")) if folder.is_dir() else []:
@@ -262,7 +263,7 @@ def _signatures(candidates, blobs, work, config, progress) -> dict[str, bytes | 
                               candidates["content"].to_pylist(), strict=True):
             first.setdefault(blob, data)
         with progress("MinHash signatures", len(missing)) as advance:
-            computed = dedup.signatures((first[b] for b in missing), config, advance)
+            computed = dedup.signatures((first[b] for b in missing), config, advance, workers)
         part = hashlib.sha256("\n".join(missing).encode()).hexdigest()[:16]
         write_table(folder / f"{part}.parquet", pa.table({
             "blob_id": missing, "signature": pa.array(computed, pa.binary())}),
