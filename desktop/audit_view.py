@@ -95,7 +95,7 @@ class AuditView(QWidget):
     def _loaded(self, data: dict) -> None:
         self.checkpoint.setPlainText(data["checkpoint"]["note"])
         self.entries.set_rows(data["entries"])
-        if not self.tampered:
+        if not self.status.text():  # a verification's result stays until the next one
             self.status.setText(self._last_seen())
 
     def _last_seen(self) -> str:

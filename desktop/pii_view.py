@@ -58,6 +58,7 @@ class PiiView(QWidget):
         self.model = RecordsModel(FINDING_COLUMNS, checkable=True, parent=self)
         self.current: dict | None = None
         self.revealed = False
+        self.highlight = (0, 0)  # the highlighted span of the context shown
         self.total = 0
         self._build()
 
@@ -214,10 +215,15 @@ class PiiView(QWidget):
         selection = QTextEdit.ExtraSelection()
         selection.cursor, selection.format = cursor, fmt
         self.context.setExtraSelections([selection])
+        self.highlight = (start, end)
         shown = QTextCursor(self.context.document())
         shown.setPosition(start)
         self.context.setTextCursor(shown)
         self.context.ensureCursorVisible()
+
+    def highlighted_text(self) -> str:
+        start, end = self.highlight
+        return self.context.toPlainText()[start:end]
 
     def reveal(self) -> None:
         """Ask the server for the raw value; it records the reveal and the reason."""
