@@ -45,6 +45,14 @@ def build_window(config_dir: Path | None = None, server: str | None = None) -> M
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    folder = args.config_dir or default_config_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        print(f"error: cannot use {folder} for settings: {error.strerror or error}",
+              file=sys.stderr)
+        return 2
+    args.config_dir = folder
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("optout-desktop")
     app.setOrganizationName("optout")

@@ -575,6 +575,11 @@ from server.cli_exclusions import exclusions as _exclusions  # noqa: E402
 
 main.add_command(_exclusions)
 
+# The reviewer app runs in a process of its own: 'optout desktop' only starts it.
+from server.cli_desktop import desktop as _desktop  # noqa: E402
+
+main.add_command(_desktop)
+
 # Dataset rebuilds read checkouts and a pulled list; they need neither the app nor a database.
 from server.cli_rebuild import rebuild as _rebuild  # noqa: E402
 
