@@ -584,3 +584,8 @@ main.add_command(_desktop)
 from server.cli_rebuild import rebuild as _rebuild  # noqa: E402
 
 main.add_command(_rebuild)
+
+# Free-text intake: 'optout intake export|train-tiny|propose|status|gateway-token'.
+from server.cli_intake import intake as _intake  # noqa: E402
+
+main.add_command(_intake)

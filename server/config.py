@@ -79,6 +79,16 @@ DEFAULTS = {
     "SMTP_TIMEOUT": 10,
     "EMAIL_PROOF_TTL_HOURS": 24,
     "PUBLIC_URL": "http://127.0.0.1:8000",  # base of the links sent by e-mail
+    # Free-text intake (POST /api/v1/intake): a model directory written by 'optout intake
+    # export'; None: the scope parser works alone and every answer says so.
+    "INTAKE_MODEL_DIR": None,
+    "INTAKE_MODEL_VARIANT": "int8",  # or "fp32"
+    "INTAKE_THREADS": 1,  # ONNX Runtime threads per worker process
+    "INTAKE_NULL_THRESHOLD": 0.0,  # answer only when span score - null score exceeds this
+    "INTAKE_MAX_ANSWER_TOKENS": 30,
+    # The mail gateway's shared secret, stored as its SHA-256 (hex); None: gateway off.
+    "INTAKE_GATEWAY_TOKEN_SHA256": None,
+    "INTAKE_GATEWAY_RATE_LIMIT": "600 per hour;30 per minute",
 }
 
 

@@ -67,6 +67,7 @@ def init_app(app: Flask) -> Api:
         audit,
         catalog,
         exclusions,
+        intake,
         licenses,
         meta,
         pii,
@@ -85,7 +86,8 @@ def init_app(app: Flask) -> Api:
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         },
     )
-    modules = (meta, requests, users, catalog, proofs, audit, scopes, licenses, exclusions, pii)
+    modules = (meta, requests, users, catalog, proofs, audit, scopes, licenses, exclusions, pii,
+               intake)
     for module in modules:
         api.register_blueprint(module.bp, url_prefix="/api/v1")
     app.before_request(_apply_body_limit)  # first: the checks below read the body

@@ -34,6 +34,10 @@ EXPECTED = {
     ("GET", "/api/v1/audit/proof/consistency"): {PUBLIC},
     ("GET", "/api/v1/audit/keys"): {PUBLIC},
     ("POST", "/api/v1/scopes/parse"): {PUBLIC},
+    # Free-text intake: reviewers; the mail gateway has no bearer token but a shared secret
+    # (X-Optout-Gateway-Token, stored hashed), checked by the view: 404 while unconfigured.
+    ("POST", "/api/v1/intake"): STAFF,
+    ("POST", "/api/v1/intake/mail"): {PUBLIC},
     ("GET", "/api/v1/exclusions/latest/manifest"): {PUBLIC},
     ("GET", "/api/v1/exclusions/<int:version>/manifest"): {PUBLIC},
     ("GET", "/api/v1/exclusions/<int:version>/body"): {PUBLIC},
@@ -108,6 +112,8 @@ def _sample_body(method, rule, role):
         return {"confirm": "publish"}
     if rule == "/api/v1/scopes/parse":
         return {"text": "github.com/octo/one"}
+    if rule.startswith("/api/v1/intake"):
+        return {"text": "please remove github.com/octo/one"}
     if rule == "/api/v1/users":
         return {"name": "newbie", "role": "reviewer"}
     if rule.endswith("/email-proof"):

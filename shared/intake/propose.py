@@ -1,0 +1,326 @@
+"""Combine the scope parser and the QA model's answers into proposed requests.
+
+The parser reads every address in the message first (exact, never widening). The model's
+answers fill in what prose says: the host of a bare ``owner/name``, the repository of an
+account address, or a whole request written out in words. Three rules keep a proposal from
+asking for more than the message does:
+
+- a whole-account request needs the message to say how much (the ``extent`` answer must hold
+  a word such as "all", "every", "everything", "whole" or "entire"); an account name alone
+  gives an incomplete proposal, never an ``owner`` request;
+- anything the message excepts blocks the proposal: a request cannot keep part of what it
+  removes, so a person must list what is to go instead;
+- a field that does not validate (``build_scope``'s checks) is missing, never guessed.
+
+Nothing here submits anything: proposals are data for a person to confirm.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from shared.intake.candidates import Candidate, find_candidates
+from shared.intake.questions import EXCEPTION, EXTENT, HOST, NAME, OWNER, PATH
+from shared.intake.spans import Answer
+from shared.scope import ScopeError, build_scope, check_name, check_owner, check_path
+from shared.scope import normalize_host as _normalize_host
+from shared.scope_parser import parse_one
+
+HOST_ALIASES = {
+    "github": "github.com",
+    "gitlab": "gitlab.com",
+    "codeberg": "codeberg.org",
+    "bitbucket": "bitbucket.org",
+    "gitea": "gitea.com",
+    "huggingface": "huggingface.co",
+    "hugging face": "huggingface.co",
+}
+WHOLE_WORDS = re.compile(
+    r"(?i)\b(all|every|everything|whole|entire|entirely|complete|completely|any)\b"
+)
+_DNS = re.compile(r"(?i)\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b")
+PARSER_CONFIDENCE = 1.0
+
+
+@dataclass(frozen=True)
+class FieldValue:
+    """One field of a proposal with the text that supports it."""
+
+    value: str | int
+    text: str
+    start: int | None
+    end: int | None
+    confidence: float
+    source: str  # "parser", "model" or "default"
+
+    def to_dict(self) -> dict:
+        return {
+            "value": self.value,
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "confidence": round(self.confidence, 4),
+            "source": self.source,
+        }
+
+
+@dataclass
+class Proposal:
+    """A proposed request: complete (a valid scope) or saying what is missing or blocking."""
+
+    kind: str | None
+    fields: dict[str, FieldValue]
+    missing: list[str] = field(default_factory=list)
+    exceptions: list[FieldValue] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    scope: object | None = None  # shared.scope.Scope when complete
+
+    @property
+    def complete(self) -> bool:
+        return self.scope is not None and not self.missing and not self.exceptions
+
+    @property
+    def confidence(self) -> float:
+        return min((f.confidence for f in self.fields.values()), default=0.0)
+
+    def request_body(self) -> dict | None:
+        """The body of ``POST /api/v1/requests`` a person may submit, once confirmed."""
+        if not self.complete:
+            return None
+        scope = self.scope
+        body = {"kind": scope.kind, "host": scope.host, "owner": scope.owner}
+        for key in ("name", "path", "line"):
+            if getattr(scope, key) is not None:
+                body[key] = getattr(scope, key)
+        return body
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "complete": self.complete,
+            "confidence": round(self.confidence, 4),
+            "fields": {k: v.to_dict() for k, v in self.fields.items()},
+            "missing": list(self.missing),
+            "exceptions": [e.to_dict() for e in self.exceptions],
+            "notes": list(self.notes),
+            "describe": self.scope.describe() if self.complete else None,
+            "request": self.request_body(),
+        }
+
+
+@dataclass(frozen=True)
+class Parsed:
+    candidate: Candidate
+    scope: object | None
+    error: ScopeError | None
+    note: str | None
+
+
+def normalize_host_answer(text: str) -> str | None:
+    """Map "GitLab", "gitlab.com" or "our instance git.example.org" to a host, or None."""
+    cleaned = re.sub(r"[^a-z0-9. -]", "", text.lower()).strip(" .")
+    cleaned = re.sub(r"^(the|our|my)\s+", "", cleaned)
+    if cleaned in HOST_ALIASES:
+        return HOST_ALIASES[cleaned]
+    for word in cleaned.split():
+        if word in HOST_ALIASES:
+            return HOST_ALIASES[word]
+    match = _DNS.search(cleaned)
+    if match:
+        try:
+            return _normalize_host(match.group(0))
+        except ScopeError:
+            return None
+    return None
+
+
+def _clean_name(text: str) -> str:
+    text = text.strip().strip("\"'`“”‘’()[]<>.,;:")
+    if text.endswith("'s"):
+        text = text[:-2]
+    return text.lstrip("@")
+
+
+def model_fields(answers: dict[str, Answer]) -> tuple[dict[str, FieldValue], dict[str, str]]:
+    """Validate the model's answers; return usable fields and, per refused field, why."""
+    usable: dict[str, FieldValue] = {}
+    refused: dict[str, str] = {}
+    checks = {
+        HOST: normalize_host_answer,
+        OWNER: lambda t: check_owner(_clean_name(t)),
+        NAME: lambda t: check_name(_clean_name(t)),
+        PATH: lambda t: check_path(_clean_name(t).lstrip("/")),
+        EXTENT: lambda t: t.strip(),
+        EXCEPTION: lambda t: t.strip(),
+    }
+    for key, answer in answers.items():
+        if answer.abstained or key not in checks:
+            continue
+        try:
+            value = checks[key](answer.text)
+        except ScopeError as error:
+            refused[key] = error.message
+            continue
+        if not value:
+            refused[key] = f"{answer.text!r} is not a {key}"
+            continue
+        usable[key] = FieldValue(
+            value, answer.text, answer.start, answer.end, answer.confidence, "model"
+        )
+    return usable, refused
+
+
+def parse_candidates(text: str, bare_host: str | None) -> list[Parsed]:
+    """Read every address in the message with the owners' scope parser."""
+    parsed = []
+    for candidate in find_candidates(text):
+        if candidate.bare and bare_host is None:
+            parsed.append(Parsed(candidate, None, None, "no host for a bare owner/name"))
+            continue
+        try:
+            scope, note = parse_one(candidate.text, None, bare_host or "github.com")
+            parsed.append(Parsed(candidate, scope, None, note))
+        except ScopeError as error:
+            parsed.append(Parsed(candidate, None, error, None))
+    return parsed
+
+
+def propose(
+    text: str, answers: dict[str, Answer] | None = None, default_host: str | None = None
+) -> tuple[list[Proposal], list[Parsed], dict[str, str]]:
+    """Return the proposals for a message, the parser's readings and refused model fields."""
+    found, refused = model_fields(answers or {})
+    bare_host = found[HOST].value if HOST in found else default_host
+    parsed = parse_candidates(text, bare_host)
+    whole = EXTENT in found and bool(WHOLE_WORDS.search(str(found[EXTENT].value)))
+    exceptions = [found[EXCEPTION]] if EXCEPTION in found else []
+    proposals: list[Proposal] = []
+    seen: set = set()
+    unresolved = [p for p in parsed if p.candidate.bare and p.scope is None and p.error is None]
+    for p in parsed:
+        if p.scope is None or p.scope.kind == "owner" or p.scope in seen:
+            continue
+        seen.add(p.scope)
+        proposals.append(_from_parser(p, found, bare_host, len(parsed) == 1))
+    accounts = [p for p in parsed if p.scope is not None and p.scope.kind == "owner"]
+    if whole:
+        for p in accounts:
+            if p.scope not in seen:
+                seen.add(p.scope)
+                proposals.append(_from_parser(p, found, bare_host, False, found[EXTENT]))
+    if not proposals and not unresolved:
+        account = accounts[0] if len(accounts) == 1 else None
+        prose = _from_prose(found, account, whole, default_host)
+        if prose is not None:
+            proposals.append(prose)
+    named = {
+        (str(p.scope.owner).lower(), str(p.scope.name).lower())
+        for p in parsed
+        if p.scope is not None
+    }
+    for p in unresolved:
+        owner, _, name = p.candidate.text.partition("/")
+        if (owner.lower(), name.lower()) in named:
+            continue  # the same repository, already read from a full address
+        fields = {
+            "owner": _span_field(p.candidate, owner, 0),
+            "name": _span_field(p.candidate, name, len(owner) + 1),
+        }
+        proposals.append(
+            Proposal(
+                "repository",
+                fields,
+                ["host"],
+                notes=[f"{p.candidate.text!r} names no host and the message does not say which"],
+            )
+        )
+    for proposal in proposals:
+        if exceptions:
+            proposal.exceptions = list(exceptions)
+            proposal.notes.append(
+                f"the message keeps {exceptions[0].text!r}: a request cannot except part of "
+                "what it removes; list what is to be removed instead"
+            )
+    return proposals, parsed, refused
+
+
+def _span_field(candidate: Candidate, value: str, offset: int) -> FieldValue:
+    start = candidate.start + offset
+    return FieldValue(value, value, start, start + len(value), PARSER_CONFIDENCE, "parser")
+
+
+def _from_parser(
+    p: Parsed, found: dict[str, FieldValue], bare_host, only: bool, extent=None
+) -> Proposal:
+    scope = p.scope
+    c = p.candidate
+    fields = {}
+    for key in ("host", "owner", "name", "path", "line"):
+        value = getattr(scope, key)
+        if value is not None:
+            fields[key] = FieldValue(value, c.text, c.start, c.end, PARSER_CONFIDENCE, "parser")
+    if c.bare:
+        fields["host"] = found.get(HOST) or FieldValue(bare_host, "", None, None, 1.0, "default")
+    notes = [p.note] if p.note else []
+    if scope.kind == "repository" and only and PATH in found and not _overlaps(found[PATH], c):
+        # "the file .env in https://github.com/a/b": narrower than the repository.
+        fields["path"] = found[PATH]
+        try:
+            scope = build_scope("file", {k: v.value for k, v in fields.items()})
+        except ScopeError as error:
+            notes.append(f"file path refused: {error.message}")
+            del fields["path"]
+    if extent is not None:
+        fields["extent"] = extent
+    return Proposal(scope.kind, fields, notes=notes, scope=scope)
+
+
+def _overlaps(value: FieldValue, c: Candidate) -> bool:
+    return value.start is not None and value.start < c.end and c.start < value.end
+
+
+def _from_prose(found, account: Parsed | None, whole: bool, default_host) -> Proposal | None:
+    fields: dict[str, FieldValue] = {}
+    if account is not None:
+        c = account.candidate
+        for key in ("host", "owner"):
+            value = getattr(account.scope, key)
+            fields[key] = FieldValue(value, c.text, c.start, c.end, PARSER_CONFIDENCE, "parser")
+    for key in (HOST, OWNER, NAME, PATH):
+        if key in found and key not in fields:
+            fields[key] = found[key]
+    if "host" not in fields and default_host and len(fields) > 0:
+        fields["host"] = FieldValue(default_host, "", None, None, 1.0, "default")
+    if OWNER not in fields and NAME not in fields:
+        return None  # the message names nothing to remove: abstain
+    if NAME in fields and PATH in fields:
+        kind = "file"
+    elif NAME in fields:
+        kind = "repository"
+        fields.pop(PATH, None)
+    elif whole:
+        kind = "owner"
+        fields["extent"] = found[EXTENT]
+        fields.pop(PATH, None)
+    else:
+        fields.pop(PATH, None)
+        return Proposal(
+            None,
+            fields,
+            ["name"],
+            notes=[
+                "the message names an account but not what to remove; a whole-account request "
+                "is proposed only when the message asks for everything"
+            ],
+        )
+    missing = [k for k in ("host", "owner") if k not in fields]
+    proposal = Proposal(kind, fields, missing)
+    if not missing:
+        values = {k: v.value for k, v in fields.items() if k in ("host", "owner", "name", "path")}
+        try:
+            proposal.scope = build_scope(kind, values)
+        except ScopeError as error:
+            proposal.missing.append(error.field)
+            proposal.notes.append(error.message)
+    return proposal
