@@ -9,7 +9,6 @@ import json
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPlainTextEdit,
     QPushButton,
@@ -21,18 +20,18 @@ from PySide6.QtWidgets import (
 from desktop.audit_check import AuditReport, verify_audit_log
 from desktop.context import AppContext
 from desktop.models import Column, RecordsModel
-from desktop.widgets import STYLES
+from desktop.widgets import STYLES, configure_table
 from shared.log_client import LogVerificationError
 
 RECENT = 200
 
 ENTRY_COLUMNS = (
-    Column("#", lambda e: e["index"]),
-    Column("Time", lambda e: e["time"]),
-    Column("Action", lambda e: e["action"]),
-    Column("Actor", lambda e: e["actor"]),
-    Column("Subject", lambda e: e["subject"]),
-    Column("Details", lambda e: e["details"]),
+    Column("#", lambda e: e["index"], width=60),
+    Column("Time", lambda e: e["time"], width=140),
+    Column("Action", lambda e: e["action"], width=190),
+    Column("Actor", lambda e: e["actor"], width=130),
+    Column("Subject", lambda e: e["subject"], width=160),
+    Column("Details", lambda e: e["details"], width=0),
 )
 
 
@@ -72,8 +71,7 @@ class AuditView(QWidget):
         self.table.setModel(self.entries)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
+        configure_table(self.table, ENTRY_COLUMNS)
         buttons = QHBoxLayout()
         buttons.addWidget(self.load_button)
         buttons.addWidget(self.verify_button)

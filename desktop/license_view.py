@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -24,41 +23,40 @@ from PySide6.QtWidgets import (
 
 from desktop.context import AppContext
 from desktop.models import Column, RecordsModel
-from desktop.widgets import ReasonEdit
+from desktop.widgets import ReasonEdit, configure_table
 from shared.client import ApiClientError
 from shared.licenses.policy import VERDICTS
 
 KEEP_VERDICT = "policy's judgement"
 
 REPOSITORY_COLUMNS = (
-    Column("Repository", lambda r: f"{r['host']}/{r['owner']}/{r['name']}"),
-    Column("Expression", lambda r: r["current"]["expression"] or "(none)"),
-    Column("Verdict", lambda r: r["current"]["verdict"]),
-    Column("Source", lambda r: r["current"]["source"]),
+    Column("Repository", lambda r: f"{r['host']}/{r['owner']}/{r['name']}", width=0),
+    Column("Expression", lambda r: r["current"]["expression"] or "(none)", width=130),
+    Column("Verdict", lambda r: r["current"]["verdict"], width=105),
+    Column("Source", lambda r: r["current"]["source"], width=65),
 )
 EVIDENCE_COLUMNS = (
-    Column("Path", lambda e: e["path"]),
-    Column("Expression", lambda e: e["expression"]),
-    Column("Score", lambda e: f"{e['score']:.2f}"),
-    Column("Detector", lambda e: e["detector"]),
-    Column("Kind", lambda e: e["kind"]),
+    Column("Path", lambda e: e["path"], width=0),
+    Column("Expression", lambda e: e["expression"], width=150),
+    Column("Score", lambda e: f"{e['score']:.2f}", width=60),
+    Column("Detector", lambda e: e["detector"], width=90),
+    Column("Kind", lambda e: e["kind"], width=110),
 )
 HISTORY_COLUMNS = (
-    Column("When", lambda v: (v["created_at"] or "")[:19].replace("T", " ")),
-    Column("Expression", lambda v: v["expression"] or "(none)"),
-    Column("Verdict", lambda v: v["verdict"]),
-    Column("Source", lambda v: v["source"]),
-    Column("By", lambda v: v["actor"]),
-    Column("Reason", lambda v: v["reason"] or ""),
+    Column("When", lambda v: (v["created_at"] or "")[:19].replace("T", " "), width=140),
+    Column("Expression", lambda v: v["expression"] or "(none)", width=130),
+    Column("Verdict", lambda v: v["verdict"], width=105),
+    Column("Source", lambda v: v["source"], width=65),
+    Column("By", lambda v: v["actor"], width=70),
+    Column("Reason", lambda v: v["reason"] or "", width=0),
 )
 
 
-def _table(model: RecordsModel, stretch: int) -> QTableView:
+def _table(model: RecordsModel) -> QTableView:
     view = QTableView()
     view.setModel(model)
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.verticalHeader().hide()
-    view.horizontalHeader().setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    configure_table(view, model.columns)
     return view
 
 
@@ -82,7 +80,7 @@ class LicenseView(QWidget):
         for widget in (self.verdict_filter, self.host, self.load_button):
             top.addWidget(widget)
         top.addStretch(1)
-        self.list_view = _table(self.repositories, 0)
+        self.list_view = _table(self.repositories)
         self.list_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.title = QLabel("Select a repository")
         self.title.setWordWrap(True)
@@ -105,9 +103,9 @@ class LicenseView(QWidget):
         right_layout.addWidget(self.title)
         right_layout.addWidget(self.notice)
         right_layout.addWidget(QLabel("<b>Evidence</b>"))
-        right_layout.addWidget(_table(self.evidence, 0), 2)
+        right_layout.addWidget(_table(self.evidence), 2)
         right_layout.addWidget(QLabel("<b>History</b>"))
-        right_layout.addWidget(_table(self.history, 5), 1)
+        right_layout.addWidget(_table(self.history), 1)
         right_layout.addLayout(form)
         right_layout.addWidget(self.override_button)
         right_layout.addWidget(self.hint)
@@ -115,6 +113,7 @@ class LicenseView(QWidget):
         self.splitter.addWidget(self.list_view)
         self.splitter.addWidget(right)
         self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizes([420, 1000])
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.splitter, 1)

@@ -33,6 +33,7 @@ class Column:
     title: str
     value: Callable[[dict], Any]
     sort_key: str | None = None  # the server's sort name, for sortable queue columns
+    width: int = 90  # pixels; 0: this column takes the room that is left
 
 
 class RecordsModel(QAbstractTableModel):
@@ -158,13 +159,13 @@ def queue_row(item: dict, now: dt.datetime) -> dict:
 
 
 QUEUE_COLUMNS = (
-    Column("#", lambda r: r["id"], "id"),
-    Column("State", lambda r: r["state"], "state"),
-    Column("Kind", lambda r: r["kind"], "kind"),
-    Column("Scope", lambda r: r["scope"]),
-    Column("Host", lambda r: r["host"], "host"),
-    Column("Age", lambda r: r["age"], "-created"),
-    Column("Updated", lambda r: r["updated"], "updated"),
+    Column("#", lambda r: r["id"], "id", 60),
+    Column("State", lambda r: r["state"], "state", 85),
+    Column("Kind", lambda r: r["kind"], "kind", 80),
+    Column("Scope", lambda r: r["scope"], None, 0),
+    Column("Host", lambda r: r["host"], "host", 100),
+    Column("Age", lambda r: r["age"], "-created", 70),
+    Column("Updated", lambda r: r["updated"], "updated", 125),
 )
 PAGE = 200  # the server's largest page
 

@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from desktop.context import AppContext
 from desktop.models import Column, RecordsModel
+from desktop.widgets import configure_table
 from shared.pii.findings import KINDS, TIERS
 
 PER_PAGE = 200
@@ -40,14 +40,14 @@ def _location(row: dict) -> str:
 
 
 FINDING_COLUMNS = (
-    Column("#", lambda r: r["id"]),
-    Column("Kind", lambda r: r["kind"]),
-    Column("Rule", lambda r: r["rule"]),
-    Column("Tier", lambda r: r["tier"]),
-    Column("Line", lambda r: r["line"]),
-    Column("Value (masked)", lambda r: r["masked"]),
-    Column("Decision", lambda r: (r["decision"] or {}).get("decision", "undecided")),
-    Column("File", _location),
+    Column("#", lambda r: r["id"], width=60),
+    Column("Kind", lambda r: r["kind"], width=80),
+    Column("Rule", lambda r: r["rule"], width=90),
+    Column("Tier", lambda r: r["tier"], width=40),
+    Column("Line", lambda r: r["line"], width=45),
+    Column("Value (masked)", lambda r: r["masked"], width=170),
+    Column("Decision", lambda r: (r["decision"] or {}).get("decision", "undecided"), width=100),
+    Column("File", _location, width=0),
 )
 
 
@@ -81,8 +81,7 @@ class PiiView(QWidget):
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(7, QHeaderView.ResizeMode.Stretch)
+        configure_table(self.table, FINDING_COLUMNS)
         self.summary = QLabel()
         self.state = QLabel("Select a finding")
         self.state.setWordWrap(True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
@@ -19,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from desktop.context import AppContext
 from desktop.models import Column, RecordsModel
+from desktop.widgets import configure_table
 
 CONFIRM_WORD = "publish"
 
@@ -31,10 +31,10 @@ def rule_text(rule: dict) -> str:
 
 
 DIFF_COLUMNS = (
-    Column("", lambda r: r["change"]),
-    Column("Kind", lambda r: r["rule"].get("kind", "")),
-    Column("Rule", lambda r: rule_text(r["rule"])),
-    Column("Requests", lambda r: ", ".join(f"#{i}" for i in r.get("requests") or [])),
+    Column("", lambda r: r["change"], width=95),
+    Column("Kind", lambda r: r["rule"].get("kind", ""), width=90),
+    Column("Rule", lambda r: rule_text(r["rule"]), width=0),
+    Column("Requests", lambda r: ", ".join(f"#{i}" for i in r.get("requests") or []), width=120),
 )
 
 
@@ -50,8 +50,7 @@ class PublishView(QWidget):
         self.table = QTableView()
         self.table.setModel(self.diff)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        configure_table(self.table, DIFF_COLUMNS)
         self.expires = QSpinBox(minimum=1, maximum=365, value=30, suffix=" days")
         self.confirm = QLineEdit(placeholderText=f"type {CONFIRM_WORD!r} to confirm")
         self.publish_button = QPushButton("Publish")

@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QListView,
@@ -29,6 +28,7 @@ from PySide6.QtWidgets import (
 from desktop.context import AppContext
 from desktop.models import ROW_ROLE, QueueModel, StateCountsModel, queue_row
 from desktop.request_panel import ACTIONS, RequestPanel
+from desktop.widgets import configure_table
 from shared import states
 
 AGES = {  # label -> (min_age_days, max_age_days)
@@ -102,11 +102,8 @@ class QueueView(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setSortingEnabled(True)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(22)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
-        header.setSortIndicator(5, Qt.SortOrder.DescendingOrder)
+        configure_table(self.table, self.model.columns)
+        self.table.horizontalHeader().setSortIndicator(5, Qt.SortOrder.DescendingOrder)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -247,3 +244,6 @@ class QueueView(QWidget):
         splitter = self.ctx.store.get_bytes("queue/splitter")
         if splitter is not None:
             self.splitter.restoreState(splitter)
+        header = self.ctx.store.get_bytes("queue/header")
+        if header is not None:
+            self.table.horizontalHeader().restoreState(header)

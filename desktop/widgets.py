@@ -8,9 +8,11 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QTableView,
     QWidget,
 )
 
@@ -108,6 +110,14 @@ class ReasonEdit(QPlainTextEdit):
         super().keyPressEvent(event)
 
 
-def heading(text: str) -> QLabel:
-    label = QLabel(f"<b>{text}</b>")
-    return label
+def configure_table(view: QTableView, columns) -> None:
+    """One line per row, columns at their given widths, the one of width 0 stretched."""
+    view.setWordWrap(False)
+    view.verticalHeader().hide()
+    view.verticalHeader().setDefaultSectionSize(22)
+    header = view.horizontalHeader()
+    for number, column in enumerate(columns):
+        if column.width:
+            header.resizeSection(number, column.width)
+        else:
+            header.setSectionResizeMode(number, QHeaderView.ResizeMode.Stretch)

@@ -64,7 +64,8 @@ def license_scan(declared: str | None, files: list[tuple[str, str, float]]) -> d
         "declared": declared,
         "detector": {"name": "askalono", "version": "0.2.0"},
         "evidence": [{"path": p, "expression": e, "score": s, "detector": "askalono",
-                      "kind": "license_file" if "LICENSE" in p else "spdx_header"}
+                      "kind": "license_file" if p.startswith(("LICENSE", "COPYING"))
+                      else "spdx_header"}
                      for p, e, s in files],
         "scopes": [],
         "files_scanned": 40 + len(files),
