@@ -23,6 +23,7 @@ import functools
 import operator
 import os
 
+from server import prepared
 from server.db import db, is_postgres
 from server.errors import ApiError
 from server.models import AuditNote, AuditQueue, LogEntry, LogHead, LogNode, utcnow
@@ -73,7 +74,7 @@ def append(action: str, actor: str, subject: str, reason: str | None = None,
     data = build_entry(action, actor, subject, time or utcnow(), details,
                        (note_id, digest) if note_id is not None else None)
     if _queueing and not sequenced:
-        AuditQueue.insert(entry=data, note_id=note_id).execute()
+        prepared.insert(AuditQueue(entry=data, note_id=note_id))
         return None
     head = _head()
     size = _fold_queue(head.size)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 
-from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from server import auditlog, checkpoints
+from server.api.blueprint import Blueprint
 from server.auth import PUBLIC, admits
 from server.errors import ApiError
 from server.schemas import (

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from server.api.blueprint import Blueprint
 from server.auth import PUBLIC, admits
 from server.limits import lookups
 from server.schemas import LookupArgsSchema, LookupSchema

@@ -6,8 +6,8 @@ from __future__ import annotations
 import hashlib
 
 from flask import Response, request
-from flask_smorest import Blueprint
 
+from server.api.blueprint import Blueprint
 from server.auth import PUBLIC, admits, current_principal
 from server.errors import ApiError
 from server.schemas import (

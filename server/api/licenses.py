@@ -6,9 +6,9 @@ Reviewers read verdicts and settle them one at a time with an override.
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from server.api.blueprint import Blueprint
 from server.api.preconditions import body_limit, etag_header, required_if_match
 from server.auth import admits, current_principal
 from server.schemas_licenses import (

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
+from server.api.blueprint import Blueprint
 from server.auth import PUBLIC, admits, current_principal
 from server.schemas import HealthSchema, MeSchema
 from shared.states import OWNER, USER_ROLES

@@ -7,9 +7,9 @@ an audit entry; decisions are keyed by (fingerprint, rule) and hold for every co
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from server.api.blueprint import Blueprint
 from server.api.preconditions import body_limit
 from server.auth import admits, current_principal
 from server.schemas_pii import (

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask import url_for
-from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from server.api.blueprint import Blueprint
 from server.api.preconditions import etag_header, required_if_match
 from server.auth import PUBLIC, admits, current_principal
 from server.limits import submissions

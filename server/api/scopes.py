@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
+from server.api.blueprint import Blueprint
 from server.auth import PUBLIC, admits
 from server.errors import ApiError
 from server.limits import lookups

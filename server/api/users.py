@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
+from server.api.blueprint import Blueprint
 from server.auth import admits, current_principal
 from server.schemas import RevokeSchema, UserCreatedSchema, UserCreateSchema, UserSchema
 from server.serialize import user_dict

@@ -155,3 +155,22 @@ def test_nul_characters_are_refused_everywhere(live_server, factory, state_snaps
         assert resp.status_code == 422, resp.text
     assert answers[0].json()["error"]["code"] == "nul_character"
     assert state_snapshot() == before
+
+
+def test_nul_is_found_wherever_the_json_escapes_it(live_server, state_snapshot):
+    before = state_snapshot()
+    for body in [
+        '{"kind": "owner", "host": "github.com", "owner": "octo", "notes": "x\\u0000"}',
+        '{"kind": "owner", "host": "github.com", "owner": "octo", "n\\u0000": 1}',
+        '[{"a": ["\\u0000"]}]',
+    ]:
+        resp = _post(f"{live_server}/api/v1/requests", data=body,
+                     headers={"Content-Type": "application/json"})
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["error"]["code"] == "nul_character"
+    assert state_snapshot() == before
+    # A backslash followed by "u0000" is ordinary text, not a NUL.
+    resp = _post(f"{live_server}/api/v1/requests",
+                 json={**GOOD, "notes": "the escape \\u0000 in C"})
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["request"]["notes"] == "the escape \\u0000 in C"
