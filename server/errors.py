@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, render_template, request
+from peewee import InterfaceError, OperationalError
+from playhouse.pool import MaxConnectionsExceeded
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -98,5 +100,12 @@ def init_app(app: Flask) -> None:
     def _unexpected(error: Exception):
         if isinstance(error, HTTPException):
             return respond(from_http_exception(error))
+        if isinstance(error, OperationalError | InterfaceError | MaxConnectionsExceeded):
+            # The database is down, unreachable, or busy beyond every timeout: say so, and
+            # that trying again later may work. Nothing was stored (the transaction failed).
+            log.error("database unavailable: %s", type(error).__name__)
+            return respond(ApiError(503, "database_unavailable",
+                                    "the database is unavailable; try again later",
+                                    headers={"Retry-After": "5"}))
         log.exception("unhandled error")
         return respond(ApiError(500, "internal_error", "the server failed; the error was logged"))

@@ -14,7 +14,11 @@ bp = Blueprint("meta", __name__, description="Service health and identity")
 @admits(PUBLIC)
 @bp.response(200, HealthSchema)
 def health():
-    """Report that the service is up (touches no database)."""
+    """Report that the service is up and reaches its database.
+
+    Every request checks a connection out first (on PostgreSQL the pool pings it); when the
+    database does not answer, this and every other endpoint say 503 database_unavailable.
+    """
     return {"status": "ok"}
 
 
