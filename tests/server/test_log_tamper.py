@@ -254,7 +254,8 @@ def test_an_untouched_log_verifies(app, factory, database_url, instance):
     code, report = audit_verify(database_url, instance)
     assert (code, report) == (
         0,
-        {"ok": True, "size": size, "checkpoints": 3, "first_bad_index": None, "problems": []},
+        {"ok": True, "size": size, "checkpoints": 3, "queued": 0, "first_bad_index": None,
+         "problems": []},
     )
 
 
