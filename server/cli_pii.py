@@ -183,7 +183,12 @@ def _tier(text: str, option: str) -> int:
 
 def _key() -> bytes | None:
     value = os.environ.get(KEY_VARIABLE)
-    return value.encode("utf-8") if value else None
+    if not value:
+        click.echo(f"warning: {KEY_VARIABLE} is not set: fingerprints use the public "
+                   "development key, so anyone can recompute them and they will not match "
+                   "a deployed server's decisions", err=True)
+        return None
+    return value.encode("utf-8")
 
 
 def _fail(message: str):

@@ -119,3 +119,14 @@ def test_help_has_examples(tmp_path):
     for args in (("--help",), ("scan", "--help"), ("redact", "--help")):
         result = run(*args, tmp_path=tmp_path)
         assert result.returncode == 0 and "Example:" in result.stdout
+
+
+def test_without_a_key_the_cli_warns_that_fingerprints_are_public(tmp_path):
+    repo = checkout(tmp_path)
+    keyed = run("scan", str(repo), "--json", tmp_path=tmp_path)
+    assert keyed.returncode == 0 and keyed.stderr == ""
+    bare = run("scan", str(repo), "--json", tmp_path=tmp_path, key="")
+    assert bare.returncode == 0, bare.stderr
+    assert bare.stderr.startswith("warning: OPTOUT_PII_KEY is not set")
+    fingerprints = [f["fingerprint"] for f in json.loads(bare.stdout)["findings"]]
+    assert fingerprints != [f["fingerprint"] for f in json.loads(keyed.stdout)["findings"]]
