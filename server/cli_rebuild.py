@@ -48,10 +48,12 @@ from server.cli_pii import KEY_VARIABLE
               help="Keep only this Linguist language (repeatable; default: all).")
 @click.option("--no-near-dedup", is_flag=True, help="Deduplicate exact copies only.")
 @click.option("--default-host", default=None, help="Host of inputs that do not name one.")
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Processes computing MinHash signatures (the output does not change).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def rebuild(inputs, list_file, out_dir, release, state_dir, trust_file, max_age, previous,
             work, policy_file, pii_decisions, config_file, shards, max_file_bytes, languages,
-            no_near_dedup, default_host, as_json) -> None:
+            no_near_dedup, default_host, workers, as_json) -> None:
     """Build a release from git checkouts, directories and Parquet/JSON Lines exports.
 
     Applies the content filters, languages, license policy, the verified exclusion list,
@@ -95,7 +97,7 @@ def rebuild(inputs, list_file, out_dir, release, state_dir, trust_file, max_age,
         sources = discover(list(inputs), config.default_host, list_file)
         result = run_rebuild(sources, out_dir, release, exclusions, policy=policy,
                              config=config, pii=pii, previous=previous, work=work,
-                             progress=_progress)
+                             progress=_progress, workers=workers)
     except (ConfigError, ValueError, OSError) as error:
         _fail(str(error))
     _report(result, as_json)
