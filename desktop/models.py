@@ -28,6 +28,12 @@ Index = QModelIndex | QPersistentModelIndex
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the row's dict
 
 
+_DISPLAY, _TOOLTIP = Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole
+_SERVED_ROLES = frozenset({_DISPLAY, _TOOLTIP, ROW_ROLE, Qt.ItemDataRole.CheckStateRole})
+_ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+_CHECKABLE_FLAGS = _ROW_FLAGS | Qt.ItemFlag.ItemIsUserCheckable
+
+
 @dataclass(frozen=True)
 class Column:
     title: str
@@ -55,18 +61,21 @@ class RecordsModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.columns)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self.rows):
+        # Called for every visible cell and role at each repaint: answer the roles we do not
+        # serve before touching the index.
+        if role not in _SERVED_ROLES or not index.isValid():
             return None
-        row = self.rows[index.row()]
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+        position = index.row()
+        if not 0 <= position < len(self.rows):
+            return None
+        row = self.rows[position]
+        if role in (_DISPLAY, _TOOLTIP):
             value = self.columns[index.column()].value(row)
             return "" if value is None else str(value)
         if role == ROW_ROLE:
             return row
-        if role == Qt.ItemDataRole.CheckStateRole and self.checkable and index.column() == 0:
-            return (
-                Qt.CheckState.Checked if index.row() in self.checked else Qt.CheckState.Unchecked
-            )
+        if self.checkable and index.column() == 0:  # the check state role
+            return Qt.CheckState.Checked if position in self.checked else Qt.CheckState.Unchecked
         return None
 
     def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
@@ -84,10 +93,9 @@ class RecordsModel(QAbstractTableModel):
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
         if self.checkable and index.column() == 0:
-            flags |= Qt.ItemFlag.ItemIsUserCheckable
-        return flags
+            return _CHECKABLE_FLAGS
+        return _ROW_FLAGS
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
