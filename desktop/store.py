@@ -32,7 +32,7 @@ class Store:
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)  # it may hold the token
         self.settings = QSettings(str(self.folder / "settings.ini"), QSettings.Format.IniFormat)
 
     # -- plain values -------------------------------------------------------------------
