@@ -124,6 +124,13 @@ class OptoutClient:
         """The catalog releases a request covers (staff), shaped like ``lookup``."""
         return self._call("GET", f"/requests/{request_id}/coverage").json()
 
+    def intake(self, text: str, default_host: str | None = None) -> dict:
+        """Propose requests from a pasted message (reviewers); nothing is submitted."""
+        body: dict[str, Any] = {"text": text}
+        if default_host is not None:
+            body["default_host"] = default_host
+        return self._call("POST", "/intake", json=body).json()
+
     # -- catalog ----------------------------------------------------------------------
 
     def lookup(self, host: str, owner: str, name: str | None = None) -> dict:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from shared.intake.candidates import Candidate, find_candidates
+from shared.intake.candidates import FILE_SUFFIXES, Candidate, find_candidates
 from shared.intake.questions import EXCEPTION, EXTENT, HOST, NAME, OWNER, PATH
 from shared.intake.spans import Answer
 from shared.scope import ScopeError, build_scope, check_name, check_owner, check_path
@@ -40,6 +40,12 @@ WHOLE_WORDS = re.compile(
     r"(?i)\b(all|every|everything|whole|entire|entirely|complete|completely|any)\b"
 )
 _DNS = re.compile(r"(?i)\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b")
+_GROUP_PAGE = re.compile(r"(?i)^((?:https?://)?[^/\s]+/)groups/([^?#\s]+?)/?$")
+_FILE_MENTION = re.compile(
+    r"(?<![\w/.-])(?:[\w.-]+/)*(?:\.[\w-]+|[\w-]+\.(?:"
+    + "|".join(sorted(FILE_SUFFIXES))
+    + r"))(?![\w/])"
+)
 PARSER_CONFIDENCE = 1.0
 
 
@@ -178,8 +184,12 @@ def parse_candidates(text: str, bare_host: str | None) -> list[Parsed]:
         if candidate.bare and bare_host is None:
             parsed.append(Parsed(candidate, None, None, "no host for a bare owner/name"))
             continue
+        text, kind = candidate.text, None
+        group = _GROUP_PAGE.match(text)
+        if group:  # gitlab.com/groups/name: the group's page, an account and nothing more
+            text, kind = group.group(1) + group.group(2), "owner"
         try:
-            scope, note = parse_one(candidate.text, None, bare_host or "github.com")
+            scope, note = parse_one(text, kind, bare_host or "github.com")
             parsed.append(Parsed(candidate, scope, None, note))
         except ScopeError as error:
             parsed.append(Parsed(candidate, None, error, None))
@@ -235,6 +245,7 @@ def propose(
                 notes=[f"{p.candidate.text!r} names no host and the message does not say which"],
             )
         )
+    _guard_file_mentions(text, parsed, proposals)
     for proposal in proposals:
         if exceptions:
             proposal.exceptions = list(exceptions)
@@ -243,6 +254,29 @@ def propose(
                 "what it removes; list what is to be removed instead"
             )
     return proposals, parsed, refused
+
+
+def _guard_file_mentions(text: str, parsed: list[Parsed], proposals: list[Proposal]) -> None:
+    """Hold back a repository read from a URL when the message names a file beside it.
+
+    "notes/meeting.md in github.com/a/b has phone numbers": the URL is the repository, but
+    the request is for the file. Without the path (the model's job) the repository would be
+    wider than asked, so it becomes incomplete instead.
+    """
+    spans = [(p.candidate.start, p.candidate.end) for p in parsed]
+    mentions = [
+        m.group(0) for m in _FILE_MENTION.finditer(text)
+        if not any(s <= m.start() < e for s, e in spans)
+    ]
+    if not mentions:
+        return
+    for proposal in proposals:
+        if proposal.kind == "repository" and proposal.scope is not None:
+            proposal.missing.append("path")
+            proposal.notes.append(
+                f"the message names a file ({mentions[0]!r}) beside this repository; a "
+                "repository request could be wider than asked: check which file is meant"
+            )
 
 
 def _span_field(candidate: Candidate, value: str, offset: int) -> FieldValue:

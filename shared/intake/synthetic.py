@@ -170,6 +170,9 @@ FILE_CORE = (
     "Please drop {path} from {name}{H: ({owner}, {host})}{O: of {owner}}: it leaks a key.",
     "In the repo {name} by {owner}{H: on {host}}, the file {path} has a password.",
     "{path} in {owner}/{name} should be removed{H:, that is on {host}}.",
+    "My repository {name}{H: on {host}} (account {owner}) has a file {path} with secrets.",
+    "Remove the file {path}, not the whole repo {name}. Owner: {owner}.{H: Host: {host}.}",
+    "{owner} here.{H: On {host},} the file {path} of my repo {name} leaks my e-mail address.",
 )
 
 
@@ -246,13 +249,13 @@ def make_example(rng: random.Random) -> Example:
     values = _values(rng)
     with_host = rng.random() < 0.75
     roll = rng.random()
-    if roll < 0.3:
+    if roll < 0.25:
         kind, template = "owner", rng.choice(OWNER_CORE)
         if rng.random() < 0.35:
             template = template.rstrip(".?") + rng.choice(EXCEPTIONS)
-    elif roll < 0.6:
+    elif roll < 0.55:
         kind, template = "repository", rng.choice(REPO_CORE)
-    elif roll < 0.85:
+    elif roll < 0.87:
         kind, template = "file", rng.choice(FILE_CORE)
     else:
         kind, template = None, rng.choice(NONE_MESSAGES)

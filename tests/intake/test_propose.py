@@ -239,3 +239,25 @@ def test_without_a_model_the_result_says_so():
         "owner": "jluna",
         "name": "thesis-code",
     }
+
+
+def test_a_file_named_beside_a_repository_url_holds_the_repository_back():
+    text = "The file notes/meeting.md in github.com/grace-h/pyramid-solver has phone numbers"
+    got, proposals = scopes(text)  # the parser alone cannot read the path: no wider request
+    assert got == [] and proposals[0].missing == ["path"]
+    assert "notes/meeting.md" in proposals[0].notes[-1]
+    got, _ = scopes(text, says(text, path="notes/meeting.md"))
+    assert got[0]["kind"] == "file" and got[0]["path"] == "notes/meeting.md"
+    got, _ = scopes("Remove https://github.com/a-b/c, e.g. all of it. v1.2 was bad.")
+    assert got == [{"kind": "repository", "host": "github.com", "owner": "a-b", "name": "c"}]
+
+
+def test_a_gitlab_group_page_is_an_account_not_a_project():
+    text = "Hi! Can you remove https://gitlab.com/groups/aurora-ml ... no, just the project " \
+        "https://gitlab.com/aurora-ml/tokenizer-experiments"
+    got, _ = scopes(text)
+    assert got == [{"kind": "repository", "host": "gitlab.com", "owner": "aurora-ml",
+                    "name": "tokenizer-experiments"}]
+    text = "Please remove everything of https://gitlab.com/groups/aurora-ml/"
+    got, _ = scopes(text, says(text, extent="everything"))
+    assert got == [{"kind": "owner", "host": "gitlab.com", "owner": "aurora-ml"}]
