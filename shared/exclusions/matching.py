@@ -115,7 +115,10 @@ def hash_strings(values: pa.Array) -> np.ndarray:
     longest, shortest = int(lens.max()), int(lens.min())
     h = lens.astype(np.uint64)
     h *= _M
-    for k in range(min(HEAD_WORDS, (longest + 7) // 8)):
+    for k in range(HEAD_WORDS):  # always all of them: a row's hash must not depend on others
+        if longest <= 8 * k:
+            _step(h, np.zeros(n, dtype=np.uint64))
+            continue
         word = words[starts + 8 * k] if k else words[starts]
         if shortest < 8 * (k + 1):
             remaining = lens - 8 * k
@@ -312,6 +315,8 @@ class BatchMatcher:
         hashes = self._hashes(fields)
         if "owner" in self.kinds:
             out[:] = self._confirm("owner", fields[:2], self._keys(fields[:2], hashes[:2]))
+            if fields[2].null_count:  # a row without a name matches no rule of these kinds
+                out[np.asarray(fields[2].is_null(), dtype=bool)] = -1
         if not self.kinds & {"repository", "file"}:
             return
         found = self._plain["repository"].index.find(self._keys(fields, hashes))
