@@ -58,6 +58,9 @@ def publish(expires_days: int, yes: bool) -> None:
 def pull(server_url: str, trust_file: str, state_dir: str, max_age: float | None) -> None:
     """Fetch, verify and save the latest list; on any failure keep the last good one.
 
+    Sends If-None-Match with the ETag of the last verified manifest; on 304 the kept list is
+    checked again (signature, body hash, expiry, --max-age) and an expired one still fails.
+
     Exit codes: 0 verified (or already up to date); 3 network, 4 bad signature, 5 rollback,
     6 fork, 7 expired, 8 hash mismatch, 9 oversize, 10 malformed, 11 broken prev chain,
     12 bad local state; 2 usage.
@@ -83,7 +86,8 @@ def pull(server_url: str, trust_file: str, state_dir: str, max_age: float | None
     except ValueError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(2)
-    what = "verified" if result.updated else "up to date"
+    what = ("verified" if result.updated else
+            "up to date (not modified)" if result.not_modified else "up to date")
     click.echo(f"{what}: version {result.manifest.version}, expires "
                f"{result.manifest.expires:%Y-%m-%d}; body {result.body_path}")
 

@@ -17,11 +17,17 @@ most ``max_chain``); expiry against ``now`` and, optionally, ``issued`` no older
 ``max_age_days``; body size and SHA-256; body parsed strictly. Only then is anything written.
 The first pull (no state) trusts whichever correctly signed version it gets.
 
+The latest manifest is asked for with ``If-None-Match`` and the ETag the server gave with the
+last verified one. A 304 means "up to date": the kept list is then checked again as if it had
+just been downloaded (signature against today's pinned keys, body size and hash, expiry and
+``max_age_days`` against the run's ``now``), so a server that answers 304 forever cannot keep
+a pipeline on an expired list.
+
 State directory layout (the only thing written)::
 
     <state>/lists/<version>/manifest.note   verified manifest note, byte for byte
     <state>/lists/<version>/body.jsonl      verified body
-    <state>/state.json                      {"manifest_sha256": ..., "version": N}
+    <state>/state.json                      {"etag": ..., "manifest_sha256": ..., "version": N}
 
 Files are written to temporary names, fsynced and renamed; ``state.json`` is replaced last, so
 it always points at a complete verified list. The previous version's directory is kept (the
@@ -142,6 +148,7 @@ class PullResult:
     updated: bool  # False: the saved list was already the latest
     previous_version: int | None
     now: datetime
+    not_modified: bool = False  # the server answered 304 to the saved list's ETag
 
 
 @dataclass(frozen=True)
@@ -150,6 +157,7 @@ class SavedState:
     note: bytes
     manifest_path: Path
     body_path: Path
+    etag: str | None = None  # what the server sent with this manifest, for If-None-Match
 
 
 # -- HTTP ----------------------------------------------------------------------------------------
@@ -173,19 +181,32 @@ class _Fetcher:
         self.sleep = sleep
 
     def get(self, path: str, limit: int, what: str) -> bytes:
+        data, _ = self.get_if_changed(path, limit, what)
+        assert data is not None
+        return data
+
+    def get_if_changed(
+        self, path: str, limit: int, what: str, etag: str | None = None
+    ) -> tuple[bytes | None, str | None]:
+        """Return (body, ETag); the body is None when the server answers 304 to ``etag``."""
         url = f"{self.base}/{path}"
+        headers = {"If-None-Match": etag} if etag else {}
         last = ""
         for attempt in range(self.retries):
             if attempt:
                 self.sleep(self.backoff * 2 ** (attempt - 1))
             try:
-                with self.session.get(url, timeout=self.timeout, stream=True) as response:
+                with self.session.get(
+                    url, timeout=self.timeout, stream=True, headers=headers
+                ) as response:
                     if response.status_code >= 500:
                         last = f"{what}: server answered {response.status_code}"
                         continue
+                    if response.status_code == 304 and etag:
+                        return None, etag
                     if response.status_code != 200:
                         raise NetworkError(f"{what}: {url} answered {response.status_code}")
-                    return self._read(response, limit, what)
+                    return self._read(response, limit, what), _etag(response)
             except (requests.ConnectionError, requests.Timeout) as error:
                 last = f"{what}: {type(error).__name__}: {error}"
             except requests.RequestException as error:  # chunked encoding, content decoding
@@ -205,6 +226,14 @@ class _Fetcher:
         return bytes(data)
 
 
+def _etag(response: requests.Response) -> str | None:
+    """The response's ETag when it is a plausible one (kept to send back, never trusted)."""
+    value = response.headers.get("ETag", "")
+    if 2 < len(value) <= 256 and value.isascii() and value.isprintable() and '"' in value:
+        return value
+    return None
+
+
 # -- state ---------------------------------------------------------------------------------------
 
 
@@ -218,15 +247,18 @@ def load_state(state_dir: str | os.PathLike) -> SavedState | None:
         state = json.loads(pointer.read_text("utf-8"))
         version = state["version"]
         expected = state["manifest_sha256"]
+        etag = state.get("etag")
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise ValueError("bad version")
+        if etag is not None and not isinstance(etag, str):
+            raise ValueError("bad etag")
         folder = root / "lists" / str(version)
         note = (folder / "manifest.note").read_bytes()
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise StateError(f"state in {root} is unreadable: {error}") from None
     if note_hash(note) != expected:
         raise StateError(f"saved manifest in {folder} does not match state.json")
-    return SavedState(version, note, folder / "manifest.note", folder / "body.jsonl")
+    return SavedState(version, note, folder / "manifest.note", folder / "body.jsonl", etag)
 
 
 def _write_file(path: Path, data: bytes) -> None:
@@ -250,7 +282,16 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _save(root: Path, manifest: Manifest, note: bytes, body: bytes, keep: int | None) -> Path:
+def _write_state(root: Path, manifest: Manifest, note: bytes, etag: str | None) -> None:
+    state = {"etag": etag, "manifest_sha256": note_hash(note), "version": manifest.version}
+    _write_file(root / "state.json", json.dumps(state, sort_keys=True).encode() + b"\n")
+    _fsync_dir(root)
+
+
+def _save(
+    root: Path, manifest: Manifest, note: bytes, body: bytes, keep: int | None,
+    etag: str | None = None,
+) -> Path:
     lists = root / "lists"
     lists.mkdir(parents=True, exist_ok=True)
     folder = lists / str(manifest.version)
@@ -266,9 +307,7 @@ def _save(root: Path, manifest: Manifest, note: bytes, body: bytes, keep: int | 
         shutil.rmtree(staging, ignore_errors=True)
         raise
     _fsync_dir(lists)
-    state = {"manifest_sha256": note_hash(note), "version": manifest.version}
-    _write_file(root / "state.json", json.dumps(state, sort_keys=True).encode() + b"\n")
-    _fsync_dir(root)
+    _write_state(root, manifest, note, etag)
     for child in lists.iterdir():
         if child.name.isdigit() and int(child.name) not in (manifest.version, keep):
             shutil.rmtree(child, ignore_errors=True)
@@ -334,11 +373,21 @@ def pull(
     saved = load_state(root)
     fetcher = _Fetcher(server_url, session, retries, backoff, timeout, sleep)
 
-    note = fetcher.get("latest/manifest", MAX_MANIFEST, "latest manifest")
-    manifest = _open(note, verifiers, "latest manifest")
+    fetched, etag = fetcher.get_if_changed(
+        "latest/manifest", MAX_MANIFEST, "latest manifest", saved.etag if saved else None)
+    not_modified = fetched is None
+    if not_modified:  # 304: the saved manifest is the latest; check it as if just fetched
+        assert saved is not None
+        note = saved.note
+        manifest = _open(note, verifiers, "saved manifest")
+        _check_saved_body(saved, manifest)
+    else:
+        assert fetched is not None
+        note = fetched
+        manifest = _open(note, verifiers, "latest manifest")
 
-    up_to_date = False
-    if saved is not None:
+    up_to_date = not_modified
+    if saved is not None and not not_modified:
         if manifest.version < saved.version:
             raise RollbackError(
                 f"server offers version {manifest.version}, older than saved {saved.version}"
@@ -350,19 +399,20 @@ def pull(
         else:
             _check_chain(fetcher, verifiers, saved, manifest, max_chain)
 
+    label = f"{'saved list (not modified)' if not_modified else 'manifest'} {manifest.version}"
     if manifest.expires <= now:
-        raise ExpiredError(f"manifest {manifest.version} expired at {manifest.expires:%FT%TZ}")
+        raise ExpiredError(f"{label} expired at {manifest.expires:%FT%TZ}")
     if max_age_days is not None and now - manifest.issued > timedelta(days=max_age_days):
         raise ExpiredError(
-            f"manifest {manifest.version} was issued at {manifest.issued:%FT%TZ}, "
-            f"more than {max_age_days} days ago"
+            f"{label} was issued at {manifest.issued:%FT%TZ}, more than {max_age_days} days ago"
         )
 
     if up_to_date:
         assert saved is not None
-        return PullResult(
-            manifest, note, saved.body_path, saved.manifest_path, False, saved.version, now
-        )
+        if etag != saved.etag:  # remember the ETag for the next run's If-None-Match
+            _write_state(root, manifest, note, etag)
+        return PullResult(manifest, note, saved.body_path, saved.manifest_path, False,
+                          saved.version, now, not_modified)
 
     if manifest.size > max_body:
         raise OversizeError(f"body of {manifest.size} bytes is over the cap of {max_body}")
@@ -378,7 +428,7 @@ def pull(
     except RuleError as error:
         raise MalformedError(f"body {manifest.version}: {error}") from None
 
-    folder = _save(root, manifest, note, body, saved.version if saved else None)
+    folder = _save(root, manifest, note, body, saved.version if saved else None, etag)
     return PullResult(
         manifest,
         note,
@@ -388,6 +438,17 @@ def pull(
         saved.version if saved else None,
         now,
     )
+
+
+def _check_saved_body(saved: SavedState, manifest: Manifest) -> bytes:
+    """Return the saved body when its size and SHA-256 are the manifest's."""
+    try:
+        body = saved.body_path.read_bytes()
+    except OSError as error:
+        raise StateError(f"cannot read {saved.body_path}: {error.strerror}") from None
+    if len(body) != manifest.size or hashlib.sha256(body).hexdigest() != manifest.sha256:
+        raise HashMismatchError(f"saved body {saved.body_path} does not match its manifest")
+    return body
 
 
 def load_verified(
@@ -402,12 +463,7 @@ def load_verified(
     if saved is None:
         raise StateError(f"no verified exclusion list in {state_dir}: run pull first")
     manifest = _open(saved.note, list(trust), "saved manifest")
-    try:
-        body = saved.body_path.read_bytes()
-    except OSError as error:
-        raise StateError(f"cannot read {saved.body_path}: {error.strerror}") from None
-    if len(body) != manifest.size or hashlib.sha256(body).hexdigest() != manifest.sha256:
-        raise HashMismatchError(f"saved body {saved.body_path} does not match its manifest")
+    body = _check_saved_body(saved, manifest)
     if manifest.expires <= now:
         raise ExpiredError(f"saved list {manifest.version} expired at {manifest.expires:%FT%TZ}")
     if max_age_days is not None and now - manifest.issued > timedelta(days=max_age_days):

@@ -109,6 +109,56 @@ def test_preview_publish_serve_and_pull(live_server, factory, publisher, tmp_pat
     assert v2 == v3 and len(parse_body(v3)) == 2
 
 
+def _pull_cli(live_server, trust, state, *extra):
+    return subprocess.run([OPTOUT, "exclusions", "pull", "--server", live_server,
+                           "--trust", str(trust), "--state", str(state), *extra],
+                          capture_output=True, text=True, timeout=60)
+
+
+def _snapshot(state: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(state)): p.read_bytes() for p in state.rglob("*") if p.is_file()}
+
+
+def test_pull_sends_the_etag_and_a_304_still_checks_expiry(live_server, factory, publisher,
+                                                          tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from shared.exclusions.pull import ExpiredError, load_state, pull
+
+    factory.request("owner", states.APPROVED, owner="Acme")
+    _publish(publisher, expires_days=7)
+    keys = _keys(live_server)
+    trust = tmp_path / "optout.pub"
+    trust.write_text(keys["current"] + "\n")
+    state = tmp_path / "state"
+    first = _pull_cli(live_server, trust, state)
+    assert first.returncode == 0 and "verified: version 1" in first.stdout, first.stderr
+    served = requests.get(f"{live_server}/api/v1/exclusions/latest/manifest", timeout=10)
+    assert load_state(state).etag == served.headers["ETag"]
+    before = _snapshot(state)
+
+    again = _pull_cli(live_server, trust, state)
+    assert again.returncode == 0, again.stderr
+    assert "up to date (not modified): version 1" in again.stdout
+    # The kept list is still held to --max-age and to its expiry on a 304.
+    stale = _pull_cli(live_server, trust, state, "--max-age", "0")
+    assert stale.returncode == 7 and "not modified" in stale.stderr, stale.stderr
+    statuses = []
+    session = requests.Session()
+    session.hooks["response"].append(lambda r, *args, **kw: statuses.append(r.status_code))
+    with pytest.raises(ExpiredError, match="not modified"):
+        pull(live_server, [keys["current"]], state, session=session,
+             now=datetime.now(UTC) + timedelta(days=8))
+    assert statuses == [304]
+    assert _snapshot(state) == before, "the kept list is left as it was"
+
+    # A new version: the old ETag no longer matches and the new list is pulled.
+    factory.request("owner", states.APPROVED, owner="Umbrella")
+    _publish(publisher)
+    newer = _pull_cli(live_server, trust, state)
+    assert newer.returncode == 0 and "verified: version 2" in newer.stdout, newer.stderr
+
+
 def test_a_wrong_key_fails_closed(live_server, factory, publisher, tmp_path):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 

@@ -6,6 +6,7 @@ Every failure must raise its own error code and leave the last good list byte-id
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,12 +41,16 @@ API = "/api/v1/exclusions"
 
 
 class Server:
-    """Serves ``routes[path] = (status, bytes)``; ``fail[path] = n`` answers 503 n times."""
+    """Serves ``routes[path] = (status, bytes)``; ``fail[path] = n`` answers 503 n times.
+
+    Like the real server it answers 304 when If-None-Match names the ETag of the bytes.
+    """
 
     def __init__(self):
         self.routes: dict[str, tuple[int, bytes]] = {}
         self.fail: dict[str, int] = {}
         self.hits: list[str] = []
+        self.answers: list[tuple[str, str | None, int]] = []  # path, If-None-Match, status
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -56,10 +61,16 @@ class Server:
                     status, data = 503, b"busy"
                 else:
                     status, data = outer.routes.get(self.path, (404, b"not found"))
+                etag = '"' + hashlib.sha256(data).hexdigest() + '"'
+                asked = self.headers.get("If-None-Match")
+                if status == 200 and asked == etag:
+                    status, data = 304, b""
+                outer.answers.append((self.path, asked, status))
                 self.send_response(status)
                 self.send_header("Content-Type", "text/plain; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.send_header("ETag", '"' + hashlib.sha256(data).hexdigest() + '"')
+                if status != 304:
+                    self.send_header("Content-Length", str(len(data)))
+                self.send_header("ETag", etag)
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -263,9 +274,68 @@ def test_expired_manifest(server, key, pub, good_state):
 
 
 def test_saved_list_that_expired_is_an_error_even_when_up_to_date(server, key, good_state):
-    expect_failure(server, key, good_state, ExpiredError, now=NOW + timedelta(days=40))
+    e = expect_failure(server, key, good_state, ExpiredError, now=NOW + timedelta(days=40))
+    assert server.answers[-1][2] == 304 and "saved list (not modified) 1 expired" in str(e)
     with pytest.raises(ExpiredError):
         load_verified(good_state, [str(key.verifier)], now=NOW + timedelta(days=40))
+
+
+def test_the_etag_of_the_last_verified_manifest_is_sent_and_304_is_up_to_date(
+        server, key, pub, good_state):
+    etag = '"' + note_hash(pub.notes[1]) + '"'
+    assert server.answers[0] == (f"{API}/latest/manifest", None, 200)
+    assert load_state(good_state).etag == etag
+    before = snapshot(good_state)
+    result = run(server, key, good_state)
+    assert (result.not_modified, result.updated, result.manifest.version) == (True, False, 1)
+    assert result.body_path.read_bytes() == build_body(RULES1)
+    assert server.answers[-1] == (f"{API}/latest/manifest", etag, 304)
+    assert snapshot(good_state) == before
+    # A new version: the old ETag no longer matches, the server sends it whole.
+    pub.publish(2, RULES2)
+    result = run(server, key, good_state)
+    assert result.updated and not result.not_modified
+    assert server.answers[-2:] == [(f"{API}/latest/manifest", etag, 200),
+                                   (f"{API}/2/body", None, 200)]
+    assert load_state(good_state).etag == '"' + note_hash(pub.notes[2]) + '"'
+
+
+def test_304_keeps_checking_the_max_age_with_the_runs_now(server, key, good_state):
+    e = expect_failure(server, key, good_state, ExpiredError, max_age_days=0.5)
+    assert server.answers[-1][2] == 304 and "not modified" in str(e)
+    assert run(server, key, good_state, max_age_days=2).not_modified
+
+
+def test_304_with_a_tampered_kept_body_fails(server, key, good_state):
+    body = good_state / "lists" / "1" / "body.jsonl"
+    body.write_bytes(body.read_bytes().replace(b"octo", b"octa"))
+    expect_failure(server, key, good_state, HashMismatchError)
+    assert server.answers[-1][2] == 304
+
+
+def test_304_for_a_list_signed_by_a_key_no_longer_pinned_fails(server, key, good_state):
+    other = Signer("optout.example/exclusions", Ed25519PrivateKey.generate())
+    expect_failure(server, other, good_state, BadSignatureError)
+    assert server.answers[-1][2] == 304
+
+
+def test_a_304_that_was_not_asked_for_is_a_network_error(server, key, pub, tmp_path):
+    server.routes[f"{API}/latest/manifest"] = (304, b"")
+    with pytest.raises(NetworkError, match="answered 304"):
+        run(server, key, tmp_path / "state")
+    assert not (tmp_path / "state").exists()
+
+
+def test_a_state_without_etag_is_sent_whole_then_remembers_it(server, key, pub, good_state):
+    pointer = good_state / "state.json"
+    state = json.loads(pointer.read_text())
+    del state["etag"]
+    pointer.write_text(json.dumps(state))
+    result = run(server, key, good_state)
+    assert not result.updated and not result.not_modified
+    assert server.answers[-1] == (f"{API}/latest/manifest", None, 200)
+    assert load_state(good_state).etag == '"' + note_hash(pub.notes[1]) + '"'
+    assert run(server, key, good_state).not_modified
 
 
 def test_max_age_on_issued(server, key, pub, good_state):
