@@ -52,7 +52,21 @@ class ShardReport:
 class Report:
     list_version: int | None = None
     shards: list[ShardReport] = field(default_factory=list)
-    removed: Counter = field(default_factory=Counter)  # rule index -> rows
+    _removed: Counter = field(default_factory=Counter)
+    _pending: list[np.ndarray] = field(default_factory=list)  # rule ids, counted when read
+
+    @property
+    def removed(self) -> Counter:
+        """Rows removed per rule index."""
+        self.tally()
+        return self._removed
+
+    def tally(self) -> None:
+        """Count the pending rule ids of removed rows."""
+        if self._pending:
+            values, counts = np.unique(np.concatenate(self._pending), return_counts=True)
+            self._removed.update(dict(zip(values.tolist(), counts.tolist(), strict=True)))
+            self._pending.clear()
 
     def as_json(self, matcher: Matcher) -> dict:
         rows_in = sum(s.rows_in for s in self.shards)
@@ -138,10 +152,12 @@ def apply_shard(
 
 
 def _count(ids: np.ndarray, report: Report) -> np.ndarray:
+    """Note which rule removed each removed row (counted once, when read); return the keep mask."""
     removed = ids >= 0
     if removed.any():
-        values, counts = np.unique(ids[removed], return_counts=True)
-        report.removed.update(dict(zip(values.tolist(), counts.tolist(), strict=True)))
+        report._pending.append(ids[removed])
+        if len(report._pending) > 64:  # bound the memory held for counting
+            report.tally()
     return ~removed
 
 
