@@ -63,6 +63,7 @@ class QueueView(QWidget):
         self.counts = StateCountsModel(self)
         self.panel = RequestPanel(ctx)
         self._counting = 0
+        self._reveal: int | None = None  # a request to select once the queue has loaded
         self._build()
         self._restore()
         self.model.loaded.connect(self._on_loaded)
@@ -184,8 +185,25 @@ class QueueView(QWidget):
 
     def _on_loaded(self, rows: int, total: int) -> None:
         self.summary.setText(f"{rows} of {total} requests loaded")
+        if self._reveal is not None:
+            position = self.model.position_of(self._reveal)
+            if position is not None or not self.model.canFetchMore():
+                self._reveal = None
+            if position is not None:
+                self.select_row(position)
+                return
+            if self._reveal is not None:
+                self.model.fetchMore()  # the next page may hold it
         if self.table.currentIndex().row() < 0 and rows:
             self.select_row(0)
+
+    def reveal(self, request_id: int, state: str) -> None:
+        """Show one request: add its state to the filter if needed, reload, select it."""
+        selected = self.counts.selected_states()
+        if selected and state not in selected:
+            self.counts.set_selected([*selected, state])
+        self._reveal = request_id
+        self.refresh()
 
     # -- navigation ------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 from desktop.audit_view import AuditView
 from desktop.connect_view import ConnectView
 from desktop.context import AppContext
+from desktop.intake_view import IntakeView
 from desktop.license_view import LicenseView
 from desktop.pii_view import PiiView
 from desktop.publish_view import PublishView
@@ -36,7 +37,8 @@ SHORTCUTS = """<table>
 <tr><td><b>Ctrl+Enter</b></td><td>in the reason box: take the action that asked for it</td></tr>
 <tr><td><b>Ctrl+F</b> or <b>/</b></td><td>search</td></tr>
 <tr><td><b>F5</b></td><td>reload the queue and the counts</td></tr>
-<tr><td><b>Ctrl+1…5</b></td><td>queue, PII, licenses, publish, audit</td></tr>
+<tr><td><b>Ctrl+1…6</b></td><td>queue, PII, licenses, publish, audit, intake</td></tr>
+<tr><td><b>Ctrl+Enter</b></td><td>in the intake message: propose requests from it</td></tr>
 </table>"""
 
 
@@ -54,10 +56,11 @@ class MainWindow(QMainWindow):
         self.licenses = LicenseView(self.ctx)
         self.publish = PublishView(self.ctx)
         self.audit = AuditView(self.ctx)
+        self.intake = IntakeView(self.ctx)
         self.tabs = QTabWidget()
         for view, title in ((self.queue, "Queue"), (self.pii, "PII inspector"),
                             (self.licenses, "Licenses"), (self.publish, "Publish"),
-                            (self.audit, "Audit log")):  # fmt: skip
+                            (self.audit, "Audit log"), (self.intake, "Intake")):  # fmt: skip
             self.tabs.addTab(view, title)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.connect_view)
@@ -80,6 +83,8 @@ class MainWindow(QMainWindow):
         self.ctx.status.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.runner.busy_changed.connect(lambda n: self.progress.setVisible(n > 0))
         self.tabs.currentChanged.connect(self._tab_shown)
+        self.intake.submitted.connect(lambda _: self.queue.refresh())
+        self.intake.show_request.connect(self._show_in_queue)
         self._shown: set[int] = set()
         self._restore()
 
@@ -91,14 +96,20 @@ class MainWindow(QMainWindow):
         quit_action.triggered.connect(self.close)
         file_menu.addActions([disconnect, quit_action])
         view_menu = self.menuBar().addMenu("&View")
-        for number in range(5):
+        self.view_actions: list[QAction] = []
+        for number in range(self.tabs.count()):
             action = QAction(self.tabs.tabText(number), self, shortcut=f"Ctrl+{number + 1}")
             action.triggered.connect(lambda _=False, n=number: self.tabs.setCurrentIndex(n))
             view_menu.addAction(action)
+            self.view_actions.append(action)
         help_menu = self.menuBar().addMenu("&Help")
         keys = QAction("&Keyboard shortcuts", self)
         keys.triggered.connect(self.show_shortcuts)
         help_menu.addAction(keys)
+
+    def _show_in_queue(self, request: dict) -> None:
+        self.tabs.setCurrentWidget(self.queue)
+        self.queue.reveal(request["id"], request["state"])
 
     def show_shortcuts(self) -> None:
         box = QMessageBox(QMessageBox.Icon.Information, "Keyboard shortcuts", SHORTCUTS,
