@@ -221,3 +221,11 @@ def test_hash_index_of_many_keys(size):
     index = HashIndex(keys, np.arange(size))
     assert index.find(keys).tolist() == list(range(size))
     assert (index.find(keys + np.uint64(2)) == ABSENT).all()
+
+
+@pytest.mark.parametrize("width", [8, 16, 24, 40, 64])
+def test_strings_of_one_width_hash_as_in_a_mixed_array(width):
+    values = [f"{n:0{width}x}"[-width:] for n in range(0, 10**6, 9973)]
+    fixed = hash_strings(pa.array(values))  # one width: read as a matrix when it can
+    mixed = hash_strings(pa.array(values + ["x"]))[:-1]  # the general path
+    assert fixed.tolist() == mixed.tolist() and len(set(fixed.tolist())) == len(values)
