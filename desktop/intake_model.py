@@ -120,12 +120,12 @@ def _field_column(key: str, width: int) -> Column:
 
 PROPOSAL_COLUMNS = (
     Column("#", lambda r: r["number"], None, 34),
-    Column("Kind", lambda r: r["kind"] or NOT_SAID, None, 90),
-    _field_column("host", 130),
-    _field_column("owner", 150),
-    _field_column("name", 150),
-    _field_column("path", 150),
-    Column("Confidence", lambda r: f"{r['confidence']:.0%}", None, 80),
+    Column("Kind", lambda r: r["kind"] or NOT_SAID, None, 80),
+    _field_column("host", 120),
+    _field_column("owner", 120),
+    _field_column("name", 130),
+    _field_column("path", 120),
+    Column("Confidence", lambda r: f"{r['confidence']:.0%}", None, 75),
     Column("Status", status_of, None, 0),
 )
 COLUMN_FIELDS = (None, "kind", "host", "owner", "name", "path", None, None)  # per column

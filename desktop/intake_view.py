@@ -182,6 +182,7 @@ class IntakeView(QWidget):
         self.splitter.addWidget(right)
         self.splitter.setStretchFactor(0, 2)
         self.splitter.setStretchFactor(1, 3)
+        self.splitter.setSizes([480, 960])
         layout = QVBoxLayout(self)
         layout.addWidget(self.splitter)
 
@@ -278,7 +279,7 @@ class IntakeView(QWidget):
         else:
             self.model_banner.show_message(
                 "<b>No QA model is installed on the server: parser only.</b> Addresses (URLs, "
-                "owner/name) are read; prose is not. " + _e(model["message"]),
+                "owner/name) are read; prose is not. Server: " + _e(model["message"]),
                 "info",
             )
         self.answers.setHtml(self._answers_html(result))

@@ -4,8 +4,8 @@ a real server (on loopback, temporary SQLite database) filled with demo data.
 
     .venv/bin/python scripts/desktop_screenshots.py [--out docs/screenshots]
 
-Writes desktop-queue.png, desktop-pii.png, desktop-licenses.png, desktop-publish.png and
-desktop-audit.png.
+Writes desktop-queue.png, desktop-pii.png, desktop-licenses.png, desktop-publish.png,
+desktop-audit.png and desktop-intake.png.
 """
 
 from __future__ import annotations
@@ -21,6 +21,12 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+INTAKE_MESSAGE = (
+    "Subject: please remove my repositories\n\n"
+    "Hello, I found my code in your dataset. Please take out "
+    "https://github.com/mkowalczyk/dotfiles and mkowalczyk/thesis-code (same account).\n"
+    "Everything else may stay.\n\nBest regards,\nMariana"
+)
 
 
 def start_demo_server(folder: Path):
@@ -75,6 +81,7 @@ def wait(app, until, timeout: float = 15.0) -> None:
 def render(out: Path) -> list[Path]:
     from PySide6.QtWidgets import QApplication
 
+    from desktop.intake_model import FIELD_COLUMNS
     from desktop.store import Store
     from desktop.window import MainWindow
 
@@ -130,6 +137,14 @@ def render(out: Path) -> list[Path]:
         wait(app, lambda: audit.status.text().startswith("<b>Verified") and idle())
         window.banner.hide()
         written.append(shot(app, window, out / "desktop-audit.png"))
+
+        intake = window.intake
+        window.tabs.setCurrentWidget(intake)
+        intake.message.setPlainText(INTAKE_MESSAGE)
+        intake.propose()
+        wait(app, lambda: intake.result is not None and idle())
+        intake.select_row(0, FIELD_COLUMNS["name"])  # its span is highlighted in the message
+        written.append(shot(app, window, out / "desktop-intake.png"))
         window.close()
         server.shutdown()
     return written

@@ -71,7 +71,8 @@ def test_propose_from_a_url_shows_fields_spans_and_the_parser_only_banner(
     assert len(selections) == 3
     last = selections[-1]
     cursor = last.cursor
-    assert cursor.selectedText() == URL  # Qt's own positions agree, emoji and stripped blanks included
+    # Qt's own positions agree, the emoji and the stripped blanks included.
+    assert cursor.selectedText() == URL
     view.select_row(0, FIELD_COLUMNS["path"])
     assert view.highlighted_text() is None
     assert view.span_hint.text() == f"Path: {NOT_SAID}."
