@@ -26,24 +26,22 @@ import hashlib
 import itertools
 import multiprocessing
 import re
-import zlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from datasketch import MinHash, MinHashLSH
+from datasketch import MinHashLSH
 
+from shared.rebuild import minhash
 from shared.rebuild.config import RebuildConfig
 
 _NON_WORD = re.compile(rb"[^A-Za-z0-9_]+")
 LICENSE_RANK = {"permissive": 0, "no_license": 1}
 BATCH = 2048
-SCHEME = "affine32"  # datasketch's permutation scheme, pinned: signatures are cached
-# Shingles are hashed to 32 bits with CRC-32 (C speed; datasketch's default SHA-1 wrapper
-# costs ~3 us per shingle in Python); the scheme's MurmurHash3 pre-mix then spreads them.
-SHINGLE_HASH = "crc32"
+SCHEME = minhash.SCHEME
+SHINGLE_HASH = minhash.SHINGLE_HASH
 
 
 def shingles(data: bytes, n: int) -> set[bytes]:
@@ -54,20 +52,12 @@ def shingles(data: bytes, n: int) -> set[bytes]:
     return {b" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)}
 
 
-def _signature_batch(contents: list[bytes], ngram: int, num_perm: int,
-                     seed: int) -> list[bytes | None]:
-    sets = [shingles(data, ngram) for data in contents]
-    wanted = [s for s in sets if s]
-    hashes = iter(MinHash.bulk(wanted, num_perm=num_perm, seed=seed, scheme=SCHEME,
-                               hashfunc=zlib.crc32) if wanted else [])
-    return [next(hashes).hashvalues.astype(np.uint32).tobytes() if s else None for s in sets]
-
-
 def signatures(contents: Iterable[bytes], config: RebuildConfig,
                progress: Callable[[int], object] = lambda n: None,
                workers: int = 1) -> list[bytes | None]:
     """MinHash signatures (num_perm uint32 values as bytes), None when too short to shingle.
 
+    Computed by ``minhash.signatures`` (datasketch's affine32 sketch, vectorised).
     ``workers`` > 1 computes batches in that many forked processes; the result is the same.
     """
     batches = list(_batched(contents, BATCH))
@@ -76,14 +66,14 @@ def signatures(contents: Iterable[bytes], config: RebuildConfig,
     if workers > 1 and len(batches) > 1:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            for batch, result in zip(batches, pool.map(_signature_batch, batches,
+            for batch, result in zip(batches, pool.map(minhash.signatures, batches,
                                                        *(itertools.repeat(a) for a in args)),
                                      strict=True):
                 out.extend(result)
                 progress(len(batch))
         return out
     for batch in batches:
-        out.extend(_signature_batch(batch, *args))
+        out.extend(minhash.signatures(batch, *args))
         progress(len(batch))
     return out
 
