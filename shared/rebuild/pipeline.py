@@ -95,6 +95,37 @@ class PiiSettings:
                 "false_positives": len(self.false_positives)}
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """What a release is built from and with: the manifest records all of it."""
+
+    sources: list[Source]
+    exclusions: ExclusionList
+    policy: Policy
+    config: RebuildConfig
+    pii: PiiSettings
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the stages decided: every file's fate, the clusters, the released rows, shards."""
+
+    ledger: pa.Table
+    clusters: pa.Table
+    released: pa.Table
+    shards: list[dict]
+    redacted_files: int
+    redactions: int
+
+
+@dataclass(frozen=True)
+class Previous:
+    """The release a rebuild is compared against."""
+
+    path: Path
+    manifest: dict
+
+
 @dataclass
 class RebuildResult:
     out: Path
@@ -157,8 +188,11 @@ def rebuild(
                          pii.false_positives, previous)
     shards = clock.timed("pii_and_write", _write_shards, writer, released, config, progress)
     ledger = _ledger(rows, drops, details, candidate_index, candidates["cluster_id"])
-    manifest = clock.timed("finalize", _finalize, out, release, ledger, cluster_table,
-                           released, shards, previous, previous_manifest, locals())
+    recipe = Recipe(sources, exclusions, policy, config, pii)
+    outcome = Outcome(ledger, cluster_table, released, shards, writer.redacted_files,
+                      writer.redactions)
+    before = None if previous is None else Previous(previous, previous_manifest)
+    manifest = clock.timed("finalize", _finalize, out, release, recipe, outcome, before)
     return RebuildResult(out, manifest, dict(clock.seconds), dict(writer.reused),
                          clusters_reused, scans_reused, len(rows),
                          Counter(d for d in drops if d is not None))
@@ -331,27 +365,25 @@ def _ledger(rows, drops, details, candidate_index, cluster_ids) -> pa.Table:
     }, schema=LEDGER_SCHEMA).sort_by([("repo_key", "ascending"), ("path", "ascending")])
 
 
-def _finalize(out, release, ledger, cluster_table, released, shards, previous,
-              previous_manifest, context) -> dict:
-    config: RebuildConfig = context["config"]
-    write_table(out / "ledger.parquet", ledger, config)
-    write_table(out / "clusters.parquet", cluster_table, config)
-    write_atomic(out / "catalog.jsonl", catalog_lines(released, release))
-    old_ledger = pq.read_table(previous / "ledger.parquet") if previous else None
-    log = changelog(old_ledger, ledger, previous_manifest["release"] if previous_manifest
+def _finalize(out: Path, release: str, recipe: Recipe, outcome: Outcome,
+              previous: Previous | None) -> dict:
+    """Write the ledger, clusters, catalog and changelog, then, last, the manifest."""
+    config = recipe.config
+    write_table(out / "ledger.parquet", outcome.ledger, config)
+    write_table(out / "clusters.parquet", outcome.clusters, config)
+    write_atomic(out / "catalog.jsonl", catalog_lines(outcome.released, release))
+    old_ledger = pq.read_table(previous.path / "ledger.parquet") if previous else None
+    log = changelog(old_ledger, outcome.ledger, previous.manifest["release"] if previous
                     else None, release)
     write_atomic(out / "changelog.json", json.dumps(log, indent=1, sort_keys=True).encode())
-    manifest = _manifest(out, release, ledger, cluster_table, shards, previous,
-                         previous_manifest, context)
+    manifest = _manifest(out, release, recipe, outcome, previous)
     write_atomic(out / "manifest.json", canonical_json(manifest) + b"\n")
     return manifest
 
 
-def _manifest(out, release, ledger, cluster_table, shards, previous, previous_manifest,
-              context) -> dict:
-    config: RebuildConfig = context["config"]
-    policy: Policy = context["policy"]
-    writer: ShardWriter = context["writer"]
+def _manifest(out: Path, release: str, recipe: Recipe, outcome: Outcome,
+              previous: Previous | None) -> dict:
+    config, policy, ledger = recipe.config, recipe.policy, outcome.ledger
     status = Counter(ledger["status"].to_pylist())
     files = {name: {"path": name, "sha256": sha256_file(out / name)}
              for name in ("catalog.jsonl", "changelog.json", "ledger.parquet",
@@ -361,24 +393,25 @@ def _manifest(out, release, ledger, cluster_table, shards, previous, previous_ma
         "format": FORMAT,
         "release": release,
         "previous": None if previous is None else {
-            "release": previous_manifest["release"],
-            "manifest_sha256": sha256_file(previous / "manifest.json")},
+            "release": previous.manifest["release"],
+            "manifest_sha256": sha256_file(previous.path / "manifest.json")},
         "inputs": [{"source": s.description, "fingerprint": s.fingerprint()}
-                   for s in context["sources"]],
-        "exclusion_list": context["exclusions"].to_json(),
+                   for s in recipe.sources],
+        "exclusion_list": recipe.exclusions.to_json(),
         "policy": {"name": policy.name, "version": policy.version,
-                   "sha256": sha256_json(context["policy_json"])},
+                   "sha256": sha256_json(policy.to_json())},
         "config": {**config.to_json(), "sha256": config.sha256()},
         "detectors": {"language": language_detector(), "license": detector_version()},
-        "pii": context["pii"].to_json(),
+        "pii": recipe.pii.to_json(),
         "dedup": {"bands_rows": list(dedup.lsh_parameters(config)),
-                  "clusters": len(set(cluster_table["cluster_id"].to_pylist())),
+                  "clusters": len(set(outcome.clusters["cluster_id"].to_pylist())),
                   "duplicates": status.get("duplicate", 0),
                   "near_duplicates": status.get("near_duplicate", 0)},
         "filters": dict(sorted((k, v) for k, v in status.items() if k != "released")),
-        "shards": shards,
+        "shards": outcome.shards,
         "files": files,
         "totals": {"input_files": len(ledger), "released_files": len(released),
                    "repositories": len(set(released["repo_key"].to_pylist())),
-                   "redacted_files": writer.redacted_files, "redactions": writer.redactions},
+                   "redacted_files": outcome.redacted_files,
+                   "redactions": outcome.redactions},
     }
