@@ -70,8 +70,8 @@ def export_command(checkpoint: Path, model_dir: Path, name: str | None):
 
 @intake.command("train-tiny")
 @click.argument("checkpoint", type=click.Path(path_type=Path))
-@click.option("--examples", default=1500, show_default=True, help="Synthetic messages.")
-@click.option("--epochs", default=3, show_default=True)
+@click.option("--examples", default=3000, show_default=True, help="Synthetic messages.")
+@click.option("--epochs", default=2, show_default=True)
 @click.option("--seed", default=0, show_default=True)
 def train_tiny_command(checkpoint: Path, examples: int, epochs: int, seed: int):
     """Train a 2-layer MobileBERT on synthetic requests (seconds to a minute, CPU).

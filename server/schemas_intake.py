@@ -44,7 +44,9 @@ class FieldValueSchema(ma.Schema):
     start = fields.Integer(**_NULLABLE_INT)
     end = fields.Integer(**_NULLABLE_INT)
     confidence = fields.Float(required=True)
-    source = fields.String(required=True, metadata={"description": "parser, model or default"})
+    source = fields.String(
+        required=True, metadata={"description": "parser, model, rule or default"}
+    )
 
 
 class ProposalSchema(ma.Schema):

@@ -46,7 +46,104 @@ _FILE_MENTION = re.compile(
     + "|".join(sorted(FILE_SUFFIXES))
     + r"))(?![\w/])"
 )
+_SPACE = re.compile(r"\s")
 PARSER_CONFIDENCE = 1.0
+# Words a reading model may pick around a name; never an account or repository by themselves.
+NOT_NAMES = frozenset(
+    [
+        "called",
+        "named",
+        "repo",
+        "repos",
+        "repository",
+        "repositories",
+        "project",
+        "projects",
+        "account",
+        "user",
+        "username",
+        "organisation",
+        "organization",
+        "org",
+        "group",
+        "namespace",
+        "workspace",
+        "team",
+        "the",
+        "my",
+        "our",
+        "this",
+        "that",
+        "it",
+        "me",
+        "i",
+        "we",
+        "you",
+        "github",
+        "gitlab",
+        "codeberg",
+        "bitbucket",
+        "gitea",
+        "sourcehut",
+        "file",
+        "handle",
+        "owner",
+    ]
+)
+# Top-level domains a forge is likely to sit under; "lena.schmidt" is a name, not a host.
+HOST_TLDS = frozenset(
+    [
+        "com",
+        "org",
+        "net",
+        "io",
+        "dev",
+        "co",
+        "app",
+        "ai",
+        "eu",
+        "de",
+        "fr",
+        "uk",
+        "nl",
+        "ch",
+        "at",
+        "be",
+        "se",
+        "no",
+        "dk",
+        "fi",
+        "es",
+        "it",
+        "pl",
+        "cz",
+        "pt",
+        "ie",
+        "us",
+        "ca",
+        "au",
+        "nz",
+        "jp",
+        "kr",
+        "cn",
+        "in",
+        "br",
+        "edu",
+        "gov",
+        "ht",
+        "sh",
+        "xyz",
+        "tech",
+        "cloud",
+        "page",
+        "site",
+    ]
+)
+# Words that keep part of what a whole-account request would remove.
+EXCEPT_WORDS = re.compile(
+    r"(?i)\b(except|excepting|excluding|apart from|but not|other than|besides|save for|"
+    r"but keep|keep\b[^.]*\bthough)"
+)
 
 
 @dataclass(frozen=True)
@@ -58,7 +155,7 @@ class FieldValue:
     start: int | None
     end: int | None
     confidence: float
-    source: str  # "parser", "model" or "default"
+    source: str  # "parser", "model", "rule" (a cue word) or "default" (the caller's host)
 
     def to_dict(self) -> dict:
         return {
@@ -133,7 +230,7 @@ def normalize_host_answer(text: str) -> str | None:
         if word in HOST_ALIASES:
             return HOST_ALIASES[word]
     match = _DNS.search(cleaned)
-    if match:
+    if match and match.group(0).rsplit(".", 1)[-1] in HOST_TLDS:
         try:
             return _normalize_host(match.group(0))
         except ScopeError:
@@ -148,15 +245,22 @@ def _clean_name(text: str) -> str:
     return text.lstrip("@")
 
 
-def model_fields(answers: dict[str, Answer]) -> tuple[dict[str, FieldValue], dict[str, str]]:
-    """Validate the model's answers; return usable fields and, per refused field, why."""
+def model_fields(
+    answers: dict[str, Answer], text: str = ""
+) -> tuple[dict[str, FieldValue], dict[str, str]]:
+    """Validate the model's answers; return usable fields and, per refused field, why.
+
+    Beyond the scope checks: a span that cuts an identifier ("eiro" of "ana-ribeiro"), a
+    name that is a plain word of the sentence ("called", "repo"), and two fields claiming
+    the same words (owner and repository both "jluna") are refused, not repaired.
+    """
     usable: dict[str, FieldValue] = {}
     refused: dict[str, str] = {}
     checks = {
         HOST: normalize_host_answer,
         OWNER: lambda t: check_owner(_clean_name(t)),
         NAME: lambda t: check_name(_clean_name(t)),
-        PATH: lambda t: check_path(_clean_name(t).lstrip("/")),
+        PATH: lambda t: check_path(_clean_name(t).lstrip("/")) if not _SPACE.search(t) else "",
         EXTENT: lambda t: t.strip(),
         EXCEPTION: lambda t: t.strip(),
     }
@@ -170,17 +274,65 @@ def model_fields(answers: dict[str, Answer]) -> tuple[dict[str, FieldValue], dic
             continue
         if not value:
             refused[key] = f"{answer.text!r} is not a {key}"
-            continue
-        usable[key] = FieldValue(
-            value, answer.text, answer.start, answer.end, answer.confidence, "model"
-        )
+        elif key in (OWNER, NAME, PATH) and _cuts_a_word(text, answer):
+            refused[key] = f"{answer.text!r} is part of a longer word"
+        elif key in (OWNER, NAME) and str(value).lower() in NOT_NAMES:
+            refused[key] = f"{answer.text!r} is a word of the sentence, not a {key}"
+        else:
+            usable[key] = FieldValue(
+                value, answer.text, answer.start, answer.end, answer.confidence, "model"
+            )
+    if EXCEPTION in usable and not EXCEPT_WORDS.search(text):
+        # The model reads what is kept; the words of the message must say something is.
+        refused[EXCEPTION] = f"no word of exception in the message ({usable.pop(EXCEPTION).text!r})"
+    _refuse_shared_spans(usable, refused)
     return usable, refused
 
 
-def parse_candidates(text: str, bare_host: str | None) -> list[Parsed]:
-    """Read every address in the message with the owners' scope parser."""
+def _cuts_a_word(text: str, answer: Answer) -> bool:
+    if not text or answer.start is None or answer.end is None:
+        return False
+    before = text[answer.start - 1] if answer.start > 0 else " "
+    after = text[answer.end] if answer.end < len(text) else " "
+    following = text[answer.end + 1] if answer.end + 1 < len(text) else " "
+    if (
+        before.isalnum()
+        or before in "_-/@~"
+        or (before == "." and answer.start > 1 and text[answer.start - 2].isalnum())
+    ):
+        return True
+    return after.isalnum() or after in "_-/@" or (after == "." and following.isalnum())
+
+
+def _refuse_shared_spans(usable: dict[str, FieldValue], refused: dict[str, str]) -> None:
+    keys = [k for k in (OWNER, NAME, PATH) if k in usable]
+    clashing = set()
+    for i, a in enumerate(keys):
+        for b in keys[i + 1 :]:
+            fa, fb = usable[a], usable[b]
+            if (
+                fa.start is not None
+                and fb.start is not None
+                and fa.start < fb.end
+                and fb.start < fa.end
+            ):
+                clashing.update((a, b))
+    for key in clashing:
+        refused[key] = f"{usable.pop(key).text!r} was also read as another field"
+
+
+def parse_candidates(
+    text: str, bare_host: str | None, path: FieldValue | None = None
+) -> list[Parsed]:
+    """Read every address in the message with the owners' scope parser.
+
+    A bare ``a/b`` inside the span the model read as a file path is that path, not a
+    repository ("keys/id_rsa").
+    """
     parsed = []
     for candidate in find_candidates(text):
+        if candidate.bare and path is not None and _overlaps(path, candidate):
+            continue
         if candidate.bare and bare_host is None:
             parsed.append(Parsed(candidate, None, None, "no host for a bare owner/name"))
             continue
@@ -200,9 +352,13 @@ def propose(
     text: str, answers: dict[str, Answer] | None = None, default_host: str | None = None
 ) -> tuple[list[Proposal], list[Parsed], dict[str, str]]:
     """Return the proposals for a message, the parser's readings and refused model fields."""
-    found, refused = model_fields(answers or {})
+    found, refused = model_fields(answers or {}, text)
     bare_host = found[HOST].value if HOST in found else default_host
-    parsed = parse_candidates(text, bare_host)
+    raw_path = (answers or {}).get(PATH)
+    path_span = None
+    if raw_path is not None and not raw_path.abstained:
+        path_span = FieldValue("", raw_path.text, raw_path.start, raw_path.end, 0.0, "model")
+    parsed = parse_candidates(text, bare_host, path_span)
     whole = EXTENT in found and bool(WHOLE_WORDS.search(str(found[EXTENT].value)))
     exceptions = [found[EXCEPTION]] if EXCEPTION in found else []
     proposals: list[Proposal] = []
@@ -246,7 +402,18 @@ def propose(
             )
         )
     _guard_file_mentions(text, parsed, proposals)
+    cue = EXCEPT_WORDS.search(text)
     for proposal in proposals:
+        if not exceptions and cue and proposal.kind == "owner":
+            # The model missed it, the words are there: an account minus something is
+            # narrower than an account request, so hold it back all the same.
+            proposal.exceptions = [
+                FieldValue(cue.group(0), cue.group(0), cue.start(), cue.end(), 1.0, "rule")
+            ]
+            proposal.notes.append(
+                f"the message says {cue.group(0)!r}: a whole-account request cannot except "
+                "anything; list what is to be removed instead"
+            )
         if exceptions:
             proposal.exceptions = list(exceptions)
             proposal.notes.append(
@@ -265,7 +432,8 @@ def _guard_file_mentions(text: str, parsed: list[Parsed], proposals: list[Propos
     """
     spans = [(p.candidate.start, p.candidate.end) for p in parsed]
     mentions = [
-        m.group(0) for m in _FILE_MENTION.finditer(text)
+        m.group(0)
+        for m in _FILE_MENTION.finditer(text)
         if not any(s <= m.start() < e for s, e in spans)
     ]
     if not mentions:

@@ -97,8 +97,8 @@ def _token_span(context: windows.Context, window: windows.Window, span) -> tuple
 
 def train(
     out_dir: Path,
-    examples: int = 1500,
-    epochs: int = 3,
+    examples: int = 3000,
+    epochs: int = 2,
     seed: int = 0,
     batch_size: int = 64,
     learning_rate: float = 5e-3,
@@ -170,8 +170,8 @@ def _step(model, batch: list[tuple], torch):
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--examples", type=int, default=1500)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--examples", type=int, default=3000)
+    parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     train(args.out_dir, args.examples, args.epochs, args.seed)
