@@ -39,7 +39,7 @@ from shared.licenses.policy import DEFAULT_POLICY, Policy
 from shared.pii import Scanner
 from shared.rebuild import dedup
 from shared.rebuild.annotate import SCAN_SCHEMA, StageClock, annotate, language_detector
-from shared.rebuild.changelog import LEDGER_SCHEMA, changelog
+from shared.rebuild.changelog import LEDGER_SCHEMA, changelog, changelog_json
 from shared.rebuild.config import FORMAT, RebuildConfig, sha256_json
 from shared.rebuild.inputs import InputError, Source
 from shared.rebuild.licensing import detector_version
@@ -169,8 +169,11 @@ def rebuild(
     rows, scans_reused = _scan_all(sources, work, scan_settings, config, policy, clock, progress)
     drops = rows["drop"].to_numpy(zero_copy_only=False)
     candidate_index = np.flatnonzero(pc.is_null(rows["drop"]).to_numpy(zero_copy_only=False))
-    candidates = rows.take(pa.array(candidate_index, pa.int64()))
-    clusters, clusters_reused = _clusters(candidates, work, config, clock, progress, workers)
+    # Candidates carry no content: it is taken from ``rows`` only where needed (signatures
+    # of unseen blobs, released rows), not copied whole at every step.
+    candidates = rows.drop_columns(["content"]).take(pa.array(candidate_index, pa.int64()))
+    clusters, clusters_reused = _clusters(rows, candidates, candidate_index, work, config,
+                                          clock, progress, workers)
     candidates = candidates.append_column(
         "cluster_id", pa.array([clusters[b] for b in candidates["blob_id"].to_pylist()],
                                pa.string()))
@@ -180,7 +183,7 @@ def rebuild(
         drops[i] = f"excluded_{exclusions.matcher.rules[reason]['kind']}"
         details[i] = exclusions.matcher.rules[reason]["kind"]
     released, cluster_table = clock.timed(
-        "select", _select, candidates, candidate_index, excluded, drops, details)
+        "select", _select, rows, candidates, candidate_index, excluded, drops, details)
     settings = sha256_json({"config": config.sha256(), "pii": pii.to_json(),
                             "schema": "1", "pyarrow": pa.__version__})
     writer = ShardWriter(out, config, settings, Scanner(key=pii.key,
@@ -252,8 +255,9 @@ def _timed(clock: StageClock, stage: str, items: Iterator) -> Iterator:
         yield item
 
 
-def _clusters(candidates: pa.Table, work: Path, config: RebuildConfig, clock: StageClock,
-              progress: Progress, workers: int) -> tuple[dict[str, str], bool]:
+def _clusters(rows: pa.Table, candidates: pa.Table, candidate_index: np.ndarray, work: Path,
+              config: RebuildConfig, clock: StageClock, progress: Progress,
+              workers: int) -> tuple[dict[str, str], bool]:
     pairs = sorted(set(zip(candidates["language"].to_pylist(),
                            candidates["blob_id"].to_pylist(), strict=True)))
     key = dedup.cluster_key(pairs, config)
@@ -264,8 +268,8 @@ def _clusters(candidates: pa.Table, work: Path, config: RebuildConfig, clock: St
                         strict=True)), True
     blobs = sorted({blob for _, blob in pairs})
     if config.near_dedup:
-        signatures = clock.timed("minhash", _signatures, candidates, blobs, work, config,
-                                 progress, workers)
+        signatures = clock.timed("minhash", _signatures, rows, candidates, candidate_index,
+                                 blobs, work, config, progress, workers)
         by_language: dict[str, list[tuple[str, bytes]]] = {}
         for language, blob in pairs:
             if signatures.get(blob) is not None:
@@ -280,7 +284,8 @@ def _clusters(candidates: pa.Table, work: Path, config: RebuildConfig, clock: St
     return clusters, False
 
 
-def _signatures(candidates, blobs, work, config, progress, workers) -> dict[str, bytes | None]:
+def _signatures(rows, candidates, candidate_index, blobs, work, config, progress,
+                workers) -> dict[str, bytes | None]:
     folder = work / "minhash" / hashlib.sha256(
         f"{config.tokenizer}:{config.ngram}:{config.num_perm}:{config.minhash_seed}:"
         f"{dedup.SCHEME}:{dedup.SHINGLE_HASH}".encode()
@@ -292,18 +297,26 @@ def _signatures(candidates, blobs, work, config, progress, workers) -> dict[str,
                          strict=True))
     missing = [b for b in blobs if b not in known]
     if missing:
-        first = {}
-        for blob, data in zip(candidates["blob_id"].to_pylist(),
-                              candidates["content"].to_pylist(), strict=True):
-            first.setdefault(blob, data)
+        first: dict[str, int] = {}
+        for blob, row in zip(candidates["blob_id"].to_pylist(), candidate_index.tolist(),
+                             strict=True):
+            first.setdefault(blob, row)
         with progress("MinHash signatures", len(missing)) as advance:
-            computed = dedup.signatures((first[b] for b in missing), config, advance, workers)
+            computed = dedup.signatures(_contents(rows, [first[b] for b in missing]), config,
+                                        advance, workers)
         part = hashlib.sha256("\n".join(missing).encode()).hexdigest()[:16]
         write_table(folder / f"{part}.parquet", pa.table({
             "blob_id": missing, "signature": pa.array(computed, pa.binary())}),
             config.with_changes(compression_level=1))
         known.update(zip(missing, computed, strict=True))
     return known
+
+
+def _contents(rows: pa.Table, index: list[int], chunk: int = 4096) -> Iterator[bytes]:
+    """The contents of some rows, in order, a chunk at a time."""
+    for start in range(0, len(index), chunk):
+        yield from rows["content"].take(pa.array(index[start:start + chunk],
+                                                 pa.int64())).to_pylist()
 
 
 def _excluded(candidates: pa.Table, matcher: Matcher) -> np.ndarray:
@@ -313,7 +326,8 @@ def _excluded(candidates: pa.Table, matcher: Matcher) -> np.ndarray:
     return BatchMatcher(matcher).rule_ids(columns)
 
 
-def _select(candidates, candidate_index, excluded, drops, details) -> tuple[pa.Table, pa.Table]:
+def _select(rows, candidates, candidate_index, excluded, drops,
+            details) -> tuple[pa.Table, pa.Table]:
     """Choose the released copy per cluster; return (released rows, the clusters table)."""
     _, rank_all, _ = dedup.select(candidates)
     alive = np.flatnonzero(excluded < 0)
@@ -330,6 +344,8 @@ def _select(candidates, candidate_index, excluded, drops, details) -> tuple[pa.T
     released = remaining.filter(pa.array(kept))
     released = released.append_column("cluster_size", pa.array(
         [sizes[c] for c in released["cluster_id"].to_pylist()], pa.int32()))
+    released = released.append_column("content", rows["content"].take(
+        pa.array(candidate_index[alive[kept]], pa.int64())))
     status = [drops[i] or "released" for i in candidate_index]
     cluster_table = pa.table({
         "cluster_id": candidates["cluster_id"], "blob_id": candidates["blob_id"],
@@ -375,7 +391,7 @@ def _finalize(out: Path, release: str, recipe: Recipe, outcome: Outcome,
     old_ledger = pq.read_table(previous.path / "ledger.parquet") if previous else None
     log = changelog(old_ledger, outcome.ledger, previous.manifest["release"] if previous
                     else None, release)
-    write_atomic(out / "changelog.json", json.dumps(log, indent=1, sort_keys=True).encode())
+    write_atomic(out / "changelog.json", changelog_json(log).encode() + b"\n")
     manifest = _manifest(out, release, recipe, outcome, previous)
     write_atomic(out / "manifest.json", canonical_json(manifest) + b"\n")
     return manifest

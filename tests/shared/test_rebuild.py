@@ -239,6 +239,10 @@ def test_exclusions_by_file_and_content_promote_the_next_copy(tmp_path):
         ("github.com/beta/two", "vendorless/lib.py", "promoted")]
     assert [(e["repository"], e["why"]) for e in log["files"]["removed"]] == [
         ("github.com/alpha/one", "excluded_file")]
+    lines = (tmp_path / "b" / "changelog.json").read_text().splitlines()
+    promoted = {"blob_id": blob_sha1(code.encode()), "path": "vendorless/lib.py",
+                "repository": "github.com/beta/two", "why": "promoted"}
+    assert "   " + json.dumps(promoted) in lines  # one entry per line
     assert second.clusters_reused
     gone = exclusions(content_rule(blob_sha1(code.encode())))
     third = rebuild(sources, tmp_path / "c", "c", gone, previous=tmp_path / "b")
