@@ -11,6 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 _TRAILING = ".,;:!?)]}'\""
 _URL = re.compile(r"(?i)\b(?:https?|ssh|git|git\+ssh|ssh\+git)://[^\s<>\"'`]+")
 _SCP = re.compile(r"\b[A-Za-z0-9._-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+:[A-Za-z0-9~][^\s<>\"'`]*")
@@ -19,94 +24,14 @@ _HOST_PATH = re.compile(
 )
 _BARE = re.compile(r"(?<![\w@./:~-])([A-Za-z0-9_][A-Za-z0-9._-]{0,99})/([A-Za-z0-9._-]{1,100})")
 # A bare ``a/b`` that is a file path, a fraction or plain English, not owner/name.
-FILE_SUFFIXES = frozenset(
-    [
-        "md",
-        "txt",
-        "yml",
-        "yaml",
-        "json",
-        "toml",
-        "ini",
-        "cfg",
-        "conf",
-        "env",
-        "py",
-        "go",
-        "rs",
-        "java",
-        "kt",
-        "c",
-        "h",
-        "cc",
-        "cpp",
-        "hpp",
-        "cs",
-        "rb",
-        "php",
-        "sh",
-        "bash",
-        "zsh",
-        "ps1",
-        "pem",
-        "key",
-        "crt",
-        "xml",
-        "csv",
-        "tsv",
-        "html",
-        "css",
-        "scss",
-        "ts",
-        "tsx",
-        "jsx",
-        "lock",
-        "sql",
-        "log",
-        "pdf",
-        "png",
-        "jpg",
-        "svg",
-        "gz",
-        "zip",
-    ]
+FILE_SUFFIXES = _words(
+    "md txt yml yaml json toml ini cfg conf env py go rs java kt c h cc cpp hpp cs rb php "
+    "sh bash zsh ps1 pem key crt xml csv tsv html css scss ts tsx jsx lock sql log pdf "
+    "png jpg svg gz zip"
 )
-NOT_OWNERS = frozenset(
-    [
-        "and",
-        "or",
-        "he",
-        "she",
-        "his",
-        "her",
-        "they",
-        "them",
-        "their",
-        "either",
-        "yes",
-        "no",
-        "on",
-        "off",
-        "true",
-        "false",
-        "input",
-        "output",
-        "read",
-        "write",
-        "and/or",
-        "s",
-        "n",
-        "a",
-        "i",
-        "we",
-        "us",
-        "our",
-        "you",
-        "your",
-        "it",
-        "this",
-        "that",
-    ]
+NOT_OWNERS = _words(
+    "and or he she his her they them their either yes no on off true false input output "
+    "read write and/or s n a i we us our you your it this that"
 )
 
 

@@ -20,152 +20,23 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from shared.intake.answers import EXCEPT_WORDS, FieldValue, model_fields
 from shared.intake.candidates import FILE_SUFFIXES, Candidate, find_candidates
 from shared.intake.questions import EXCEPTION, EXTENT, HOST, NAME, OWNER, PATH
 from shared.intake.spans import Answer
-from shared.scope import ScopeError, build_scope, check_name, check_owner, check_path
-from shared.scope import normalize_host as _normalize_host
+from shared.scope import ScopeError, build_scope
 from shared.scope_parser import parse_one
 
-HOST_ALIASES = {
-    "github": "github.com",
-    "gitlab": "gitlab.com",
-    "codeberg": "codeberg.org",
-    "bitbucket": "bitbucket.org",
-    "gitea": "gitea.com",
-    "huggingface": "huggingface.co",
-    "hugging face": "huggingface.co",
-}
 WHOLE_WORDS = re.compile(
     r"(?i)\b(all|every|everything|whole|entire|entirely|complete|completely|any)\b"
 )
-_DNS = re.compile(r"(?i)\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b")
 _GROUP_PAGE = re.compile(r"(?i)^((?:https?://)?[^/\s]+/)groups/([^?#\s]+?)/?$")
 _FILE_MENTION = re.compile(
     r"(?<![\w/.-])(?:[\w.-]+/)*(?:\.[\w-]+|[\w-]+\.(?:"
     + "|".join(sorted(FILE_SUFFIXES))
     + r"))(?![\w/])"
 )
-_SPACE = re.compile(r"\s")
 PARSER_CONFIDENCE = 1.0
-# Words a reading model may pick around a name; never an account or repository by themselves.
-NOT_NAMES = frozenset(
-    [
-        "called",
-        "named",
-        "repo",
-        "repos",
-        "repository",
-        "repositories",
-        "project",
-        "projects",
-        "account",
-        "user",
-        "username",
-        "organisation",
-        "organization",
-        "org",
-        "group",
-        "namespace",
-        "workspace",
-        "team",
-        "the",
-        "my",
-        "our",
-        "this",
-        "that",
-        "it",
-        "me",
-        "i",
-        "we",
-        "you",
-        "github",
-        "gitlab",
-        "codeberg",
-        "bitbucket",
-        "gitea",
-        "sourcehut",
-        "file",
-        "handle",
-        "owner",
-    ]
-)
-# Top-level domains a forge is likely to sit under; "lena.schmidt" is a name, not a host.
-HOST_TLDS = frozenset(
-    [
-        "com",
-        "org",
-        "net",
-        "io",
-        "dev",
-        "co",
-        "app",
-        "ai",
-        "eu",
-        "de",
-        "fr",
-        "uk",
-        "nl",
-        "ch",
-        "at",
-        "be",
-        "se",
-        "no",
-        "dk",
-        "fi",
-        "es",
-        "it",
-        "pl",
-        "cz",
-        "pt",
-        "ie",
-        "us",
-        "ca",
-        "au",
-        "nz",
-        "jp",
-        "kr",
-        "cn",
-        "in",
-        "br",
-        "edu",
-        "gov",
-        "ht",
-        "sh",
-        "xyz",
-        "tech",
-        "cloud",
-        "page",
-        "site",
-    ]
-)
-# Words that keep part of what a whole-account request would remove.
-EXCEPT_WORDS = re.compile(
-    r"(?i)\b(except|excepting|excluding|apart from|but not|other than|besides|save for|"
-    r"but keep|keep\b[^.]*\bthough)"
-)
-
-
-@dataclass(frozen=True)
-class FieldValue:
-    """One field of a proposal with the text that supports it."""
-
-    value: str | int
-    text: str
-    start: int | None
-    end: int | None
-    confidence: float
-    source: str  # "parser", "model", "rule" (a cue word) or "default" (the caller's host)
-
-    def to_dict(self) -> dict:
-        return {
-            "value": self.value,
-            "text": self.text,
-            "start": self.start,
-            "end": self.end,
-            "confidence": round(self.confidence, 4),
-            "source": self.source,
-        }
 
 
 @dataclass
@@ -218,107 +89,6 @@ class Parsed:
     scope: object | None
     error: ScopeError | None
     note: str | None
-
-
-def normalize_host_answer(text: str) -> str | None:
-    """Map "GitLab", "gitlab.com" or "our instance git.example.org" to a host, or None."""
-    cleaned = re.sub(r"[^a-z0-9. -]", "", text.lower()).strip(" .")
-    cleaned = re.sub(r"^(the|our|my)\s+", "", cleaned)
-    if cleaned in HOST_ALIASES:
-        return HOST_ALIASES[cleaned]
-    for word in cleaned.split():
-        if word in HOST_ALIASES:
-            return HOST_ALIASES[word]
-    match = _DNS.search(cleaned)
-    if match and match.group(0).rsplit(".", 1)[-1] in HOST_TLDS:
-        try:
-            return _normalize_host(match.group(0))
-        except ScopeError:
-            return None
-    return None
-
-
-def _clean_name(text: str) -> str:
-    text = text.strip().strip("\"'`“”‘’()[]<>.,;:")
-    if text.endswith("'s"):
-        text = text[:-2]
-    return text.lstrip("@")
-
-
-def model_fields(
-    answers: dict[str, Answer], text: str = ""
-) -> tuple[dict[str, FieldValue], dict[str, str]]:
-    """Validate the model's answers; return usable fields and, per refused field, why.
-
-    Beyond the scope checks: a span that cuts an identifier ("eiro" of "ana-ribeiro"), a
-    name that is a plain word of the sentence ("called", "repo"), and two fields claiming
-    the same words (owner and repository both "jluna") are refused, not repaired.
-    """
-    usable: dict[str, FieldValue] = {}
-    refused: dict[str, str] = {}
-    checks = {
-        HOST: normalize_host_answer,
-        OWNER: lambda t: check_owner(_clean_name(t)),
-        NAME: lambda t: check_name(_clean_name(t)),
-        PATH: lambda t: check_path(_clean_name(t).lstrip("/")) if not _SPACE.search(t) else "",
-        EXTENT: lambda t: t.strip(),
-        EXCEPTION: lambda t: t.strip(),
-    }
-    for key, answer in answers.items():
-        if answer.abstained or key not in checks:
-            continue
-        try:
-            value = checks[key](answer.text)
-        except ScopeError as error:
-            refused[key] = error.message
-            continue
-        if not value:
-            refused[key] = f"{answer.text!r} is not a {key}"
-        elif key in (OWNER, NAME, PATH) and _cuts_a_word(text, answer):
-            refused[key] = f"{answer.text!r} is part of a longer word"
-        elif key in (OWNER, NAME) and str(value).lower() in NOT_NAMES:
-            refused[key] = f"{answer.text!r} is a word of the sentence, not a {key}"
-        else:
-            usable[key] = FieldValue(
-                value, answer.text, answer.start, answer.end, answer.confidence, "model"
-            )
-    if EXCEPTION in usable and not EXCEPT_WORDS.search(text):
-        # The model reads what is kept; the words of the message must say something is.
-        refused[EXCEPTION] = f"no word of exception in the message ({usable.pop(EXCEPTION).text!r})"
-    _refuse_shared_spans(usable, refused)
-    return usable, refused
-
-
-def _cuts_a_word(text: str, answer: Answer) -> bool:
-    if not text or answer.start is None or answer.end is None:
-        return False
-    before = text[answer.start - 1] if answer.start > 0 else " "
-    after = text[answer.end] if answer.end < len(text) else " "
-    following = text[answer.end + 1] if answer.end + 1 < len(text) else " "
-    if (
-        before.isalnum()
-        or before in "_-/@~"
-        or (before == "." and answer.start > 1 and text[answer.start - 2].isalnum())
-    ):
-        return True
-    return after.isalnum() or after in "_-/@" or (after == "." and following.isalnum())
-
-
-def _refuse_shared_spans(usable: dict[str, FieldValue], refused: dict[str, str]) -> None:
-    keys = [k for k in (OWNER, NAME, PATH) if k in usable]
-    clashing = set()
-    for i, a in enumerate(keys):
-        for b in keys[i + 1 :]:
-            fa, fb = usable[a], usable[b]
-            if (
-                fa.start is not None
-                and fb.start is not None
-                and fa.start < fb.end
-                and fb.start < fa.end
-            ):
-                clashing.update((a, b))
-    for key in clashing:
-        refused[key] = f"{usable.pop(key).text!r} was also read as another field"
 
 
 def parse_candidates(

@@ -14,71 +14,19 @@ from dataclasses import dataclass, field
 
 from shared.intake.questions import EXCEPTION, EXTENT, HOST, NAME, OWNER, PATH
 
-SYLLABLES = [
-    "ka",
-    "ro",
-    "mi",
-    "lu",
-    "ten",
-    "vas",
-    "or",
-    "el",
-    "qui",
-    "ban",
-    "dor",
-    "fen",
-    "gal",
-    "hex",
-    "io",
-    "jun",
-    "kel",
-    "lam",
-    "nor",
-    "pix",
-    "ra",
-    "sol",
-    "tor",
-    "ur",
-    "vel",
-    "wex",
-    "yan",
-    "zed",
-    "bri",
-    "cor",
-    "dal",
-    "eve",
-    "fin",
-    "gro",
-    "hal",
-]
-WORDS = [
-    "data",
-    "pipeline",
-    "api",
-    "core",
-    "web",
-    "app",
-    "tools",
-    "utils",
-    "lib",
-    "sdk",
-    "docs",
-    "site",
-    "bot",
-    "cli",
-    "engine",
-    "server",
-    "client",
-    "parser",
-    "scanner",
-    "notes",
-    "dotfiles",
-    "infra",
-    "deploy",
-    "forge",
-    "tracker",
-    "map",
-]
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+SYLLABLES = _words(
+    "ka ro mi lu ten vas or el qui ban dor fen gal hex io jun kel lam nor pix ra sol tor "
+    "ur vel wex yan zed bri cor dal eve fin gro hal"
+)
+WORDS = _words(
+    "data pipeline api core web app tools utils lib sdk docs site bot cli engine server "
+    "client parser scanner notes dotfiles infra deploy forge tracker map"
+)
 HOSTS = (
     "GitHub",
     "github.com",

@@ -6,7 +6,8 @@ import pytest
 
 from shared.intake import Intake
 from shared.intake.candidates import find_candidates
-from shared.intake.propose import normalize_host_answer, propose
+from shared.intake.answers import normalize_host_answer
+from shared.intake.propose import propose
 from shared.intake.spans import Answer
 
 
