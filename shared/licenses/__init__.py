@@ -1,8 +1,9 @@
 """SPDX license detection and policy for repository checkouts (pure Python, no server).
 
-    from shared.licenses import scan_repository
+    from shared.licenses import scan_files, scan_repository
     result = scan_repository("path/to/checkout")
     result.declared, result.verdict, result.to_json()
+    scan_files({"LICENSE": mit_text, "src/x.py": code})  # the same, for files in memory
 
 Detection is in ``scan`` (walk, scopes) with full-text matching in ``textmatch`` (askalono's
 store, loaded once per process) and short notices in ``notices``; expressions are validated
@@ -21,9 +22,11 @@ from shared.licenses.policy import (
 )
 from shared.licenses.scan import (
     Evidence,
+    EvidenceCache,
     LicenseScope,
     ScanResult,
     detect_text,
+    scan_files,
     scan_repository,
 )
 from shared.licenses.textmatch import AskalonoMatcher, TextMatch, TextMatcher, default_matcher
@@ -37,6 +40,7 @@ __all__ = [
     "VERDICTS",
     "AskalonoMatcher",
     "Evidence",
+    "EvidenceCache",
     "LicenseScope",
     "Normalized",
     "Policy",
@@ -47,5 +51,6 @@ __all__ = [
     "default_matcher",
     "detect_text",
     "normalize",
+    "scan_files",
     "scan_repository",
 ]

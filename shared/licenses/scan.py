@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from shared.licenses import expressions, files, manifests, notices, readme
@@ -81,6 +82,10 @@ class Evidence:
         if self.unknown:
             data["unknown"] = list(self.unknown)
         return data
+
+
+# Evidence per (file id, kind of reading): files with the same id are read once (scan_files).
+EvidenceCache = dict[tuple[str, str], list[Evidence]]
 
 
 @dataclass(frozen=True)
@@ -173,6 +178,42 @@ def scan_repository(
     matcher = matcher or default_matcher()
     collector = _Collector(root, matcher, max_files)
     collector.walk()
+    return _judged(collector, policy)
+
+
+def scan_files(
+    contents: Mapping[str, bytes],
+    policy: Policy = DEFAULT_POLICY,
+    matcher: TextMatcher | None = None,
+    max_files: int | None = MAX_FILES,
+    *,
+    ids: Mapping[str, str] | None = None,
+    cache: EvidenceCache | None = None,
+) -> ScanResult:
+    """Detect and judge the licenses of files held in memory: ``{relative path: content}``.
+
+    The result is the one ``scan_repository`` gives for a checkout holding exactly these
+    files ('/'-separated paths; ``max_files`` None: no limit). With ``ids`` (a stable id per
+    path, such as its git blob id) and a ``cache`` kept across calls, a file whose id was
+    read before as the same kind of file (license, notice, README, headers) is not read again.
+
+    Raises:
+        ValueError: a path is empty, absolute, or has an empty, ``.`` or ``..`` part.
+    """
+    for rel in contents:
+        _check_relative(rel)
+    collector = _MemoryCollector(contents, matcher or default_matcher(), max_files, ids, cache)
+    collector.walk()
+    return _judged(collector, policy)
+
+
+def _check_relative(rel: str) -> None:
+    if not rel or "\x00" in rel or any(p in ("", ".", "..") for p in rel.split("/")):
+        raise ValueError(f"not a relative file path: {rel!r}")
+
+
+def _judged(collector: _Collector, policy: Policy) -> ScanResult:
+    matcher = collector.matcher
     evidence = _resolve_references(collector.evidence)
     scopes = _scopes(evidence, policy)
     declared = scopes[0].expression
@@ -314,10 +355,10 @@ def _resolve_references(evidence: list[Evidence]) -> list[Evidence]:
 class _Collector:
     """Walks a checkout once and gathers evidence from every kind of file."""
 
-    def __init__(self, root: str, matcher: TextMatcher, max_files: int):
+    def __init__(self, root: str, matcher: TextMatcher, max_files: int | None):
         self.root = root
         self.matcher = matcher
-        self.max_files = max_files
+        self.max_files = sys.maxsize if max_files is None else max_files
         self.evidence: list[Evidence] = []
         self.files_scanned = 0
         self.truncated = False
@@ -360,6 +401,7 @@ class _Collector:
             self._text(
                 full,
                 rel,
+                kind,
                 files.LICENSE_FILE_BYTES,
                 lambda t: _from_license_text(t, rel, self.matcher, kind),
             )
@@ -367,20 +409,27 @@ class _Collector:
             self._text(
                 full,
                 rel,
+                "readme",
                 files.LICENSE_FILE_BYTES,
                 lambda t: detect_text(t, rel, self.matcher, "readme"),
             )
         else:
-            self._text(full, rel, files.HEADER_BYTES, lambda t: self._headers(t, rel))
+            self._text(full, rel, "headers", files.HEADER_BYTES, lambda t: self._headers(t, rel))
 
-    def _text(self, full: str, rel: str, limit: int, detect) -> None:
-        data = files.read_prefix(full, limit)
+    def _read(self, full: str, limit: int) -> bytes | None:
+        return files.read_prefix(full, limit)
+
+    def _text(self, full: str, rel: str, kind: str, limit: int, detect) -> None:
+        data = self._read(full, limit)
         if data is None:
             self._skip("unreadable")
         elif files.is_binary(data):
             self._skip("binary")
         else:
-            self.evidence.extend(detect(files.decode(data)))
+            self.evidence.extend(self._detected(full, rel, kind, data, detect))
+
+    def _detected(self, full: str, rel: str, kind: str, data: bytes, detect) -> list[Evidence]:
+        return detect(files.decode(data))
 
     def _headers(self, text: str, rel: str) -> list[Evidence]:
         return [
@@ -389,16 +438,57 @@ class _Collector:
         ]
 
     def _manifest(self, full: str, rel: str, readers) -> None:
-        text = files.read_text(full, files.MANIFEST_BYTES)
-        if text is None:
+        data = self._read(full, files.MANIFEST_BYTES)
+        if data is None or files.is_binary(data):
             self._skip("unreadable")
             return
+        text = files.decode(data)
         field_reader, hint_reader = readers
         found = _alternatives(field_reader(text), rel, "manifest")
         if found is None and hint_reader is not None:
             found = _alternatives(hint_reader(text), rel, "classifier")
         if found is not None:
             self.evidence.append(found)
+
+
+class _MemoryCollector(_Collector):
+    """A ``_Collector`` over ``{path: bytes}``, visiting files in ``os.walk``'s order."""
+
+    def __init__(self, contents: Mapping[str, bytes], matcher: TextMatcher,
+                 max_files: int | None, ids: Mapping[str, str] | None,
+                 cache: EvidenceCache | None):
+        super().__init__("", matcher, max_files)
+        self.contents, self.ids = contents, ids
+        self.cache: EvidenceCache = cache if cache is not None else {}
+
+    def walk(self) -> None:
+        for rel in sorted(self.contents, key=_walk_order):
+            *folders, name = rel.split("/")
+            if SKIP_DIRS.intersection(folders):
+                continue
+            if self.files_scanned >= self.max_files:
+                self.truncated = True
+                return
+            self.files_scanned += 1
+            self._file(rel, rel, name, bool(folders) and folders[-1] == "LICENSES")
+
+    def _read(self, full: str, limit: int) -> bytes | None:
+        return self.contents[full][:limit]
+
+    def _detected(self, full: str, rel: str, kind: str, data: bytes, detect) -> list[Evidence]:
+        if self.ids is None:
+            return detect(files.decode(data))
+        key = (self.ids[full], kind)
+        found = self.cache.get(key)
+        if found is None:  # kept without a path: the same text elsewhere gets its own
+            found = self.cache[key] = [replace(e, path="") for e in detect(files.decode(data))]
+        return [replace(e, path=rel) for e in found]
+
+
+def _walk_order(rel: str) -> list[tuple[int, str]]:
+    """A directory's files (sorted) before its subdirectories (sorted), as ``walk`` goes."""
+    *folders, name = rel.split("/")
+    return [(1, folder) for folder in folders] + [(0, name)]
 
 
 def _alternatives(values: list[str], rel: str, kind: str) -> Evidence | None:

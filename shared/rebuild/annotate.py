@@ -108,7 +108,8 @@ def annotate(snapshot: Snapshot, config: RebuildConfig, policy: Policy,
 
     clock.timed("classify", filters)
     scan: ScanResult = clock.timed(
-        "license", scan_snapshot, snapshot.paths, contents, ids, policy, cache)
+        "license", scan_snapshot, snapshot.paths, contents, ids, policy, cache,
+        where=f"{snapshot.source}: {snapshot.identity}")
     expressions, verdicts, scopes = [], [], []
     for i, path in enumerate(snapshot.paths):
         scope = scan.scope_for(path)

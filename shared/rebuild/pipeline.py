@@ -53,7 +53,7 @@ from shared.rebuild.release import (
 )
 
 RELEASE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-SCAN_VERSION = "1"
+SCAN_VERSION = "2"  # 2: license scopes by shared.licenses.scan_files
 Progress = Callable[[str, int], AbstractContextManager[Callable[[int], object]]]
 
 

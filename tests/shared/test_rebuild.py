@@ -113,6 +113,8 @@ def test_table_inputs_in_the_stacks_shape(tmp_path):
     (pa.table({"repo_name": ["a/b"], "path": ["p"], "content": ["x"], "swhid": ["swh:1:dir:"
                                                                               + "0" * 40]}),
      "swh:1:cnt"),
+    (pa.table({"repo_name": ["a/b"], "path": ["src/../../etc/passwd"], "content": ["x"]}),
+     r"bad\.parquet: github\.com/a/b: not a relative file path: 'src/\.\./\.\./etc/passwd'"),
 ])
 def test_bad_tables_are_refused_with_a_clear_message(tmp_path, table, message):
     pq.write_table(table, tmp_path / "bad.parquet")
