@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import sys
 
 import pytest
 import requests
@@ -120,6 +121,16 @@ def test_without_a_model_the_parser_works_alone_and_says_so(reviewer):
     assert result["proposals"][0]["request"] == {
         "kind": "repository", "host": "github.com", "owner": "jluna", "name": "thesis-code"}
     assert reviewer.intake(REPO)["proposals"] == []  # prose needs the model: no guess
+
+
+def test_without_onnxruntime_the_parser_works_alone_and_says_so(monkeypatch, with_model,
+                                                                reviewer):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if it were not installed
+    result = reviewer.intake("remove https://github.com/jluna/thesis-code")
+    assert result["mode"] == "parser"
+    assert result["model"]["code"] == "onnxruntime_not_installed"
+    assert "pip install 'optout[intake]'" in result["model"]["message"]
+    assert result["proposals"][0]["complete"]
 
 
 def test_a_tampered_model_is_refused_and_the_parser_works_alone(app, tiny_model, tmp_path,
