@@ -5,13 +5,14 @@
 owner or name is null matches no owner/repository/file rule; host, owner and name are
 lower-cased like Python's ``str.lower``, paths are compared as they are.
 
-Plain lists: each key (host+owner, host+owner+name, +path, blob SHA-1) is hashed to 64 bits
-in numpy, a word of 8 bytes at a time straight from the Arrow buffers, and looked up in an
-open-addressing table built once from the rules (vectorised linear probing, load <= 1/4).
-The hash only *proposes* a rule: every hit is confirmed by comparing the row's strings with
-the rule's in Arrow, and keys that two rules share are settled in Python, so the result is
-exact whatever the hash does. Equal strings always hash equal, so nothing is missed. The cost
-is O(rows) per batch, independent of the number of rules; ``pyarrow.compute.is_in`` would
+Plain lists: each key (host+owner, host+owner+name, +path, blob SHA-1) is made of 64-bit
+hashes computed in numpy, 8 bytes at a time straight from the Arrow buffers (the host by its
+index among the rules' hosts), and looked up in an open-addressing table built once from the
+rules (vectorised linear probing, load <= 1/4, a cache-sized bitmap in front). The hash only
+*proposes* a rule: every hit is confirmed by comparing the row's strings with the rule's in
+Arrow, and when several rules share a key each is proposed in turn, so the result is exact
+whatever the hash does; equal strings always hash equal, so nothing is missed. The cost is
+O(rows) per batch, independent of the number of rules; ``pyarrow.compute.is_in`` would
 rebuild its hash table of a million rules on every batch (~0.3 s).
 
 Privacy mode: rules are salted SHA-256 digests, so each *distinct* candidate in a batch is
@@ -118,7 +119,7 @@ def hash_strings(values: pa.Array) -> np.ndarray:
     if shortest == longest >= 8 * HEAD_WORDS and longest % 8 == 0 and padded.ctypes.data % 8 == 0:
         # All of one length in whole words (blob ids: 40 hex digits): the same words as
         # below, read as the columns of a matrix instead of gathered.
-        matrix = padded[:size].view(np.uint64).reshape(n, longest // 8)
+        matrix = padded[:size].view("<u8").reshape(n, longest // 8)
         for k in range(HEAD_WORDS):
             _step(h, matrix[:, k])
         if longest > 8 * HEAD_WORDS:
