@@ -28,12 +28,10 @@ Exit status 0 when the benchmark ran; 2 on a usage error.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from shared.intake import Intake, load_intake  # noqa: E402
 from shared.intake import spans as spans_mod  # noqa: E402
 from shared.intake import windows as windows_mod  # noqa: E402
+from shared.intake.evaluate import load_labelled, score  # noqa: E402
 from shared.intake.questions import QUESTIONS  # noqa: E402
 from shared.intake.vocab import load_tokenizer, special_ids  # noqa: E402
 
@@ -49,56 +48,10 @@ DATA = ROOT / "tests" / "data" / "intake_requests.jsonl"
 
 
 def load_set(path: Path) -> list[dict]:
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = load_labelled(path)
     if len(rows) < 150:
         raise SystemExit(f"{path}: {len(rows)} messages, the issue asks for at least 150")
     return rows
-
-
-def key(scope: dict) -> tuple:
-    return (
-        scope["kind"], scope["host"].lower(), scope["owner"].lower(),
-        (scope.get("name") or "").lower(), scope.get("path") or "", scope.get("line"),
-    )
-
-
-def wider(proposed: tuple, expected: set[tuple]) -> bool:
-    """An account where a repository or file of it was asked, or a repository for a file."""
-    kind, host, owner, name = proposed[:4]
-    for e in expected:
-        same_owner = e[1] == host and e[2] == owner
-        if kind == "owner" and same_owner and e[0] in ("repository", "file"):
-            return True
-        if kind == "repository" and same_owner and e[0] == "file" and e[3] == name:
-            return True
-    return False
-
-
-def score(engine: Intake, rows: list[dict]) -> dict:
-    counts = Counter()
-    by_category: dict[str, Counter] = {}
-    wrong_examples = []
-    for row in rows:
-        result = engine.run(row["text"])
-        got = {key(p["request"]) for p in result["proposals"] if p["complete"]}
-        want = {key(s) for s in row["expected"]}
-        cat = by_category.setdefault(row["category"], Counter())
-        exact = got == want
-        wrong = got - want
-        counts["messages"] += 1
-        cat["messages"] += 1
-        counts["exact"] += exact
-        cat["exact"] += exact
-        if want:
-            counts["asking"] += 1
-            counts["abstained"] += not got
-            cat["abstained"] += not got
-        if wrong:
-            counts["wrong"] += 1
-            cat["wrong"] += 1
-            counts["wider"] += any(wider(w, want) for w in wrong)
-            wrong_examples.append((row["id"], sorted(wrong)))
-    return {"counts": counts, "by_category": by_category, "wrong": wrong_examples}
 
 
 class TorchQA:

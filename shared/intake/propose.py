@@ -147,7 +147,7 @@ def propose(
                 proposals.append(_from_parser(p, found, bare_host, False, found[EXTENT]))
     if not proposals and not unresolved:
         account = accounts[0] if len(accounts) == 1 else None
-        prose = _from_prose(found, account, whole, default_host)
+        prose = _from_prose(found, refused, account, whole, default_host)
         if prose is not None:
             proposals.append(prose)
     named = {
@@ -252,7 +252,14 @@ def _overlaps(value: FieldValue, c: Candidate) -> bool:
     return value.start is not None and value.start < c.end and c.start < value.end
 
 
-def _from_prose(found, account: Parsed | None, whole: bool, default_host) -> Proposal | None:
+def _from_prose(
+    found: dict[str, FieldValue],
+    refused: dict[str, str],
+    account: Parsed | None,
+    whole: bool,
+    default_host: str | None,
+) -> Proposal | None:
+    """Build the one proposal prose gives when no address names a repository or file."""
     fields: dict[str, FieldValue] = {}
     if account is not None:
         c = account.candidate
@@ -288,6 +295,12 @@ def _from_prose(found, account: Parsed | None, whole: bool, default_host) -> Pro
         )
     missing = [k for k in ("host", "owner") if k not in fields]
     proposal = Proposal(kind, fields, missing)
+    # A narrower field the message has but that did not validate: the wider kind would
+    # remove more than asked, so the proposal waits for a person instead.
+    narrower = {"owner": NAME, "repository": PATH}.get(kind)
+    if narrower in refused:
+        proposal.missing.append(narrower)
+        proposal.notes.append(f"the {narrower} could not be read: {refused[narrower]}")
     if not missing:
         values = {k: v.value for k, v in fields.items() if k in ("host", "owner", "name", "path")}
         try:

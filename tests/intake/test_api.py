@@ -86,9 +86,11 @@ def test_a_whole_account_only_when_the_message_says_everything(with_model, revie
 def test_an_exception_is_found_and_blocks_the_proposal(with_model, reviewer):
     result = reviewer.intake(EXCEPT)
     assert answers(result)["exception"] == "docs"
-    [proposal] = result["proposals"]
-    assert proposal["kind"] == "owner" and not proposal["complete"]
-    assert proposal["request"] is None and proposal["exceptions"][0]["text"] == "docs"
+    assert answers(result)["extent"] == "everything"
+    assert result["proposals"], "the account is proposed, blocked"
+    for proposal in result["proposals"]:
+        assert not proposal["complete"] and proposal["request"] is None
+        assert proposal["exceptions"][0]["text"] == "docs"
 
 
 def test_a_message_that_asks_nothing_gets_abstentions(with_model, reviewer):

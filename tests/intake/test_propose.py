@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from shared.intake import Intake
-from shared.intake.candidates import find_candidates
 from shared.intake.answers import normalize_host_answer
+from shared.intake.candidates import find_candidates
 from shared.intake.propose import propose
 from shared.intake.spans import Answer
 
@@ -262,3 +262,15 @@ def test_a_gitlab_group_page_is_an_account_not_a_project():
     text = "Please remove everything of https://gitlab.com/groups/aurora-ml/"
     got, _ = scopes(text, says(text, extent="everything"))
     assert got == [{"kind": "owner", "host": "gitlab.com", "owner": "aurora-ml"}]
+
+
+def test_a_refused_narrower_field_never_leaves_a_wider_request():
+    text = "Please remove everything in my repo my cool project, account mkowalski on GitHub."
+    answers = says(text, owner="mkowalski", host="GitHub", extent="everything",
+                   name="my cool project")
+    got, proposals = scopes(text, answers)
+    assert got == [] and proposals[0].kind == "owner" and proposals[0].missing == ["name"]
+    text = "Remove the file my notes.md from repo tiny-http of mkowalski on GitHub."
+    answers = says(text, owner="mkowalski", host="GitHub", name="tiny-http", path="my notes.md")
+    got, proposals = scopes(text, answers)
+    assert got == [] and proposals[0].kind == "repository" and proposals[0].missing == ["path"]
