@@ -145,8 +145,12 @@ def propose_command(text, model_dir, variant, default_host, as_json):
 def _describe(number: int, proposal: dict) -> str:
     if proposal["complete"]:
         head = f"{number}. {proposal['describe']} (confidence {proposal['confidence']:.2f})"
+    elif proposal["exceptions"]:
+        kept = ", ".join(repr(e["text"]) for e in proposal["exceptions"])
+        verb = "says" if proposal["exceptions"][0]["source"] == "rule" else "keeps"
+        head = f"{number}. blocked {proposal['kind'] or 'request'}: the message {verb} {kept}"
     else:
-        missing = ", ".join(proposal["missing"]) or "blocked"
+        missing = ", ".join(proposal["missing"])
         head = f"{number}. incomplete {proposal['kind'] or 'request'} (missing: {missing})"
     lines = [head]
     for key, value in proposal["fields"].items():
