@@ -251,6 +251,9 @@ def test_the_gateway_is_off_until_configured(live_server):
 
 
 def test_the_gateway_reads_a_raw_email_with_its_token(app, with_model, live_server):
+    from server.models import AuditQueue, LogEntry, Request
+
+    before = [m.select().count() for m in (Request, LogEntry, AuditQueue)]
     app.config["INTAKE_GATEWAY_TOKEN_SHA256"] = hashlib.sha256(GATEWAY_TOKEN.encode()).hexdigest()
     resp = gateway(live_server, {"email": EMAIL})
     assert resp.status_code == 200, resp.text
@@ -268,3 +271,4 @@ def test_the_gateway_reads_a_raw_email_with_its_token(app, with_model, live_serv
     html_only = "Subject: x\r\nContent-Type: text/html\r\n\r\n<p>hi</p>\r\n"
     resp = gateway(live_server, {"email": html_only})
     assert resp.json()["error"]["code"] == "email_without_text"
+    assert [m.select().count() for m in (Request, LogEntry, AuditQueue)] == before
