@@ -115,6 +115,9 @@ def parse_candidates(
             parsed.append(Parsed(candidate, scope, None, note))
         except ScopeError as error:
             parsed.append(Parsed(candidate, None, error, None))
+        except ValueError as error:  # urlsplit: "http://[::1/…" is no address at all
+            refusal = ScopeError("scope", "invalid_address", f"not an address: {error}")
+            parsed.append(Parsed(candidate, None, refusal, None))
     return parsed
 
 

@@ -274,3 +274,19 @@ def test_a_refused_narrower_field_never_leaves_a_wider_request():
     answers = says(text, owner="mkowalski", host="GitHub", name="tiny-http", path="my notes.md")
     got, proposals = scopes(text, answers)
     assert got == [] and proposals[0].kind == "repository" and proposals[0].missing == ["path"]
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("see http://[::1/foo/bar", "invalid_address"),
+        ("git@github.com:a/b/../c", "invalid_path"),
+        ("https://github.com/%ZZ/x", "invalid_owner"),
+        ("ssh://git@[fe80::1%eth0]/x/y", "invalid_host"),
+        ("javascript://github.com/a/b", None),  # not an address the finder picks up
+    ],
+)
+def test_malformed_addresses_are_reported_never_raised(text, code):
+    result = Intake().run(text)
+    assert result["proposals"] == []
+    assert [a["error"]["code"] for a in result["addresses"]] == ([code] if code else [])
