@@ -2,7 +2,7 @@
 
 The parser reads every address in the message first (exact, never widening). The model's
 answers fill in what prose says: the host of a bare ``owner/name``, the repository of an
-account address, or a whole request written out in words. Three rules keep a proposal from
+account address, or a whole request written out in words. These rules keep a proposal from
 asking for more than the message does:
 
 - a whole-account request needs the message to say how much (the ``extent`` answer must hold
@@ -10,7 +10,10 @@ asking for more than the message does:
   gives an incomplete proposal, never an ``owner`` request;
 - anything the message excepts blocks the proposal: a request cannot keep part of what it
   removes, so a person must list what is to go instead;
-- a field that does not validate (``build_scope``'s checks) is missing, never guessed.
+- a field that does not validate (``answers.model_fields``) is missing, never guessed; and
+  when it is the narrower one (the repository of an account, the file of a repository) the
+  wider proposal waits as well;
+- a repository read from a URL waits when the message names a file beside it.
 
 Nothing here submits anything: proposals are data for a person to confirm.
 """
@@ -106,12 +109,12 @@ def parse_candidates(
         if candidate.bare and bare_host is None:
             parsed.append(Parsed(candidate, None, None, "no host for a bare owner/name"))
             continue
-        text, kind = candidate.text, None
-        group = _GROUP_PAGE.match(text)
+        address, kind = candidate.text, None
+        group = _GROUP_PAGE.match(address)
         if group:  # gitlab.com/groups/name: the group's page, an account and nothing more
-            text, kind = group.group(1) + group.group(2), "owner"
+            address, kind = group.group(1) + group.group(2), "owner"
         try:
-            scope, note = parse_one(text, kind, bare_host or "github.com")
+            scope, note = parse_one(address, kind, bare_host or "github.com")
             parsed.append(Parsed(candidate, scope, None, note))
         except ScopeError as error:
             parsed.append(Parsed(candidate, None, error, None))
@@ -125,39 +128,56 @@ def propose(
     text: str, answers: dict[str, Answer] | None = None, default_host: str | None = None
 ) -> tuple[list[Proposal], list[Parsed], dict[str, str]]:
     """Return the proposals for a message, the parser's readings and refused model fields."""
-    found, refused = model_fields(answers or {}, text)
+    answers = answers or {}
+    found, refused = model_fields(answers, text)
     bare_host = found[HOST].value if HOST in found else default_host
-    raw_path = (answers or {}).get(PATH)
-    path_span = None
-    if raw_path is not None and not raw_path.abstained:
-        path_span = FieldValue("", raw_path.text, raw_path.start, raw_path.end, 0.0, "model")
-    parsed = parse_candidates(text, bare_host, path_span)
+    parsed = parse_candidates(text, bare_host, _raw_span(answers.get(PATH)))
     whole = EXTENT in found and bool(WHOLE_WORDS.search(str(found[EXTENT].value)))
-    exceptions = [found[EXCEPTION]] if EXCEPTION in found else []
+    proposals = _address_proposals(parsed, found, bare_host, whole)
+    unresolved = [p for p in parsed if p.candidate.bare and p.scope is None and p.error is None]
+    if not proposals and not unresolved:
+        accounts = [p for p in parsed if p.scope is not None and p.scope.kind == "owner"]
+        account = accounts[0] if len(accounts) == 1 else None
+        prose = _from_prose(found, refused, account, whole, default_host)
+        if prose is not None:
+            proposals.append(prose)
+    proposals += _hostless_proposals(parsed, unresolved)
+    _guard_file_mentions(text, parsed, proposals)
+    _block_exceptions(text, found.get(EXCEPTION), proposals)
+    return proposals, parsed, refused
+
+
+def _raw_span(answer: Answer | None) -> FieldValue | None:
+    """The span the model read, valid or not (a refused path still marks a path)."""
+    if answer is None or answer.abstained:
+        return None
+    return FieldValue("", answer.text, answer.start, answer.end, 0.0, "model")
+
+
+def _address_proposals(parsed, found, bare_host, whole: bool) -> list[Proposal]:
+    """One proposal per repository or file address; account addresses only if whole."""
     proposals: list[Proposal] = []
     seen: set = set()
-    unresolved = [p for p in parsed if p.candidate.bare and p.scope is None and p.error is None]
     for p in parsed:
         if p.scope is None or p.scope.kind == "owner" or p.scope in seen:
             continue
         seen.add(p.scope)
         proposals.append(_from_parser(p, found, bare_host, len(parsed) == 1))
-    accounts = [p for p in parsed if p.scope is not None and p.scope.kind == "owner"]
-    if whole:
-        for p in accounts:
-            if p.scope not in seen:
-                seen.add(p.scope)
-                proposals.append(_from_parser(p, found, bare_host, False, found[EXTENT]))
-    if not proposals and not unresolved:
-        account = accounts[0] if len(accounts) == 1 else None
-        prose = _from_prose(found, refused, account, whole, default_host)
-        if prose is not None:
-            proposals.append(prose)
+    for p in parsed:
+        if whole and p.scope is not None and p.scope.kind == "owner" and p.scope not in seen:
+            seen.add(p.scope)
+            proposals.append(_from_parser(p, found, bare_host, False, found[EXTENT]))
+    return proposals
+
+
+def _hostless_proposals(parsed: list[Parsed], unresolved: list[Parsed]) -> list[Proposal]:
+    """Bare ``owner/name`` forms with no host anywhere: incomplete, the host is asked for."""
     named = {
         (str(p.scope.owner).lower(), str(p.scope.name).lower())
         for p in parsed
         if p.scope is not None
     }
+    proposals = []
     for p in unresolved:
         owner, _, name = p.candidate.text.partition("/")
         if (owner.lower(), name.lower()) in named:
@@ -166,34 +186,30 @@ def propose(
             "owner": _span_field(p.candidate, owner, 0),
             "name": _span_field(p.candidate, name, len(owner) + 1),
         }
-        proposals.append(
-            Proposal(
-                "repository",
-                fields,
-                ["host"],
-                notes=[f"{p.candidate.text!r} names no host and the message does not say which"],
-            )
-        )
-    _guard_file_mentions(text, parsed, proposals)
+        note = f"{p.candidate.text!r} names no host and the message does not say which"
+        proposals.append(Proposal("repository", fields, ["host"], notes=[note]))
+    return proposals
+
+
+def _block_exceptions(text: str, exception: FieldValue | None, proposals: list[Proposal]) -> None:
+    """Block what the message keeps part of: the model's exception, or a word of exception."""
     cue = EXCEPT_WORDS.search(text)
     for proposal in proposals:
-        if not exceptions and cue and proposal.kind == "owner":
-            # The model missed it, the words are there: an account minus something is
-            # narrower than an account request, so hold it back all the same.
-            proposal.exceptions = [
-                FieldValue(cue.group(0), cue.group(0), cue.start(), cue.end(), 1.0, "rule")
-            ]
+        if exception is not None:
+            proposal.exceptions = [exception]
             proposal.notes.append(
-                f"the message says {cue.group(0)!r}: a whole-account request cannot except "
-                "anything; list what is to be removed instead"
-            )
-        if exceptions:
-            proposal.exceptions = list(exceptions)
-            proposal.notes.append(
-                f"the message keeps {exceptions[0].text!r}: a request cannot except part of "
+                f"the message keeps {exception.text!r}: a request cannot except part of "
                 "what it removes; list what is to be removed instead"
             )
-    return proposals, parsed, refused
+        elif cue and proposal.kind == "owner":
+            # The model missed it, the words are there: an account minus something is
+            # narrower than an account request, so hold it back all the same.
+            said = cue.group(0)
+            proposal.exceptions = [FieldValue(said, said, cue.start(), cue.end(), 1.0, "rule")]
+            proposal.notes.append(
+                f"the message says {said!r}: a whole-account request cannot except anything; "
+                "list what is to be removed instead"
+            )
 
 
 def _guard_file_mentions(text: str, parsed: list[Parsed], proposals: list[Proposal]) -> None:
