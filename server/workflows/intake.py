@@ -43,11 +43,6 @@ def engine() -> Intake:
     return cache[key]
 
 
-def status() -> dict:
-    """Say whether a model answers the prose, or why the parser works alone."""
-    return engine().model_status()
-
-
 def propose_from_text(text: str, default_host: str | None = None) -> dict:
     """Return the proposals for one message (nothing is stored)."""
     text = text.strip()
