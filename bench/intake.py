@@ -19,7 +19,7 @@ The QA model is the tiny one trained on synthetic data by shared/intake/train_ti
 (trained and exported in this run unless ``--checkpoint`` names a SafeTensors checkpoint);
 it is a test model, not csarron/mobilebert-uncased-squad-v2, which cannot be downloaded here.
 
-    .venv/bin/python bench/intake.py                 # ~5 min on this machine
+    .venv/bin/python bench/intake.py                 # ~10 min on the loaded 2-core machine
     .venv/bin/python bench/intake.py --no-full-size --checkpoint ./mobilebert-squad-v2
 
 Exit status 0 when the benchmark ran; 2 on a usage error.
