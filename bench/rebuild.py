@@ -157,7 +157,7 @@ def _rate(truth: set, predicted: set) -> tuple[float, float]:
 
 def near_dedup_quality(out: Path, corpus: Path, sample: int, seed: int) -> dict:
     """Predicted pairs vs pairs with exact Jaccard >= 0.7, over a sample of contents."""
-    clusters = pq.read_table(out / "clusters.parquet",
+    clusters = pq.read_table(out.with_name(out.name + ".private") / "clusters.parquet",
                              columns=["blob_id", "cluster_id", "language", "status"]).to_pylist()
     cluster_of = {r["blob_id"]: (r["cluster_id"], r["language"]) for r in clusters}
     languages = defaultdict(set)  # a content copied under two extensions has two languages

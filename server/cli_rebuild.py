@@ -23,7 +23,11 @@ from server.cli_pii import KEY_VARIABLE
 @click.option("--inputs-from", "list_file", type=click.Path(exists=True, dir_okay=False,
               path_type=Path), help="A list file: one 'PATH [host/owner/name]' per line.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="The release directory (re-running into it resumes: done shards are kept).")
+              help="The release directory, what gets published: shards, manifest, catalog "
+              "(re-running into it resumes: done shards are kept).")
+@click.option("--private", "private_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Outputs that name every input repository, opted-out ones included: "
+              "ledger, clusters, changelog, inputs, shard state (default: <out>.private).")
 @click.option("--release", required=True, help="The release name, as the catalog shows it.")
 @click.option("--list", "state_dir", required=True, type=click.Path(file_okay=False),
               help="The pull state directory holding the verified exclusion list.")
@@ -34,8 +38,12 @@ from server.cli_pii import KEY_VARIABLE
 @click.option("--previous", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="The previous release: the changelog is against it, unchanged shards are "
               "copied from it.")
+@click.option("--previous-private", type=click.Path(exists=True, file_okay=False,
+              path_type=Path), help="The previous release's private directory (default: "
+              "<previous>.private).")
 @click.option("--work", type=click.Path(file_okay=False, path_type=Path),
-              help="Cache of annotated inputs, signatures and clusters (default: <out>/.work).")
+              help="Cache of annotated inputs, signatures and clusters (default: "
+              "<private>/work).")
 @click.option("--policy", "policy_file", type=click.Path(exists=True, dir_okay=False),
               help="License policy as JSON (name, version, allow, deny, admit_no_license, ...).")
 @click.option("--pii-decisions", type=click.Path(exists=True, dir_okay=False),
@@ -51,14 +59,16 @@ from server.cli_pii import KEY_VARIABLE
 @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Processes computing MinHash signatures (the output does not change).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def rebuild(inputs, list_file, out_dir, release, state_dir, trust_file, max_age, previous,
-            work, policy_file, pii_decisions, config_file, shards, max_file_bytes, languages,
-            no_near_dedup, default_host, workers, as_json) -> None:
+def rebuild(inputs, list_file, out_dir, private_dir, release, state_dir, trust_file, max_age,
+            previous, previous_private, work, policy_file, pii_decisions, config_file, shards,
+            max_file_bytes, languages, no_near_dedup, default_host, workers, as_json) -> None:
     """Build a release from git checkouts, directories and Parquet/JSON Lines exports.
 
     Applies the content filters, languages, license policy, the verified exclusion list,
     exact and near deduplication and PII redaction; writes deterministic Parquet shards, a
-    manifest, a changelog against --previous and a catalog for 'optout catalog load'.
+    manifest and a catalog for 'optout catalog load' into --out (publish it), and the ledger
+    and a changelog against --previous into --private (keep it: it names opted-out
+    repositories).
     Exit codes: 0 built; 2 bad input or settings; 3-12 no usable exclusion list (as for
     'optout exclusions pull': 7 expired, 12 none pulled, ...): nothing is built.
 
@@ -97,7 +107,8 @@ def rebuild(inputs, list_file, out_dir, release, state_dir, trust_file, max_age,
         sources = discover(list(inputs), config.default_host, list_file)
         result = run_rebuild(sources, out_dir, release, exclusions, policy=policy,
                              config=config, pii=pii, previous=previous, work=work,
-                             progress=_progress, workers=workers)
+                             progress=_progress, workers=workers, private=private_dir,
+                             previous_private=previous_private)
     except (ConfigError, ValueError, OSError) as error:
         _fail(str(error))
     _report(result, as_json)
@@ -166,6 +177,7 @@ def _report(result, as_json: bool) -> None:
     total = sum(result.seconds.values()) or 1.0
     summary = {
         "release": manifest["release"], "out": str(result.out),
+        "private": str(result.private),
         "totals": manifest["totals"], "filters": manifest["filters"],
         "dedup": manifest["dedup"], "exclusion_list": manifest["exclusion_list"],
         "shards": {"total": len(manifest["shards"]), **result.shards_reused},
@@ -179,7 +191,8 @@ def _report(result, as_json: bool) -> None:
     totals = manifest["totals"]
     click.echo(f"release {manifest['release']}: {totals['released_files']} of "
                f"{totals['input_files']} files from {totals['repositories']} repositories "
-               f"in {len(manifest['shards'])} shards ({result.out})")
+               f"in {len(manifest['shards'])} shards ({result.out}; ledger and changelog, "
+               f"not for publishing: {result.private})")
     for reason, count in manifest["filters"].items():
         click.echo(f"  dropped {count:>8}  {reason}")
     click.echo(f"  exclusion list v{manifest['exclusion_list']['version']}, "

@@ -8,7 +8,7 @@ from typing import Any
 
 from shared.canonical import canonical_json
 
-FORMAT = "optout-release v1"
+FORMAT = "optout-release v2"  # v2: private outputs in their own directory
 # Code is split on anything that is not a letter, digit or underscore (BigCode's near-dedup
 # tokenizer), so punctuation never makes two copies differ; shingles are 5 consecutive tokens.
 TOKENIZER = "optout-code-words-v1"

@@ -10,6 +10,9 @@
 5. **write** deterministic shards (redacting PII on the way, honouring reviewers' decisions),
    skipping shards already complete; then the ledger, clusters, catalog, changelog and,
    last, the manifest.
+
+The release directory gets only what may be published (shards, catalog, manifest); what
+names every input repository goes to the private directory (see ``release.Layout``).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from shared.rebuild.config import FORMAT, RebuildConfig, sha256_json
 from shared.rebuild.inputs import InputError, Source
 from shared.rebuild.licensing import detector_version
 from shared.rebuild.release import (
+    Layout,
     ShardWriter,
     catalog_lines,
     sha256_file,
@@ -122,7 +126,7 @@ class Outcome:
 class Previous:
     """The release a rebuild is compared against."""
 
-    path: Path
+    layout: Layout
     manifest: dict
 
 
@@ -136,6 +140,7 @@ class RebuildResult:
     scans_reused: int
     files: int = 0
     drops: Counter = field(default_factory=Counter)
+    private: Path | None = None
 
 
 def rebuild(
@@ -151,14 +156,22 @@ def rebuild(
     work: Path | None = None,
     progress: Progress = no_progress,
     workers: int = 1,
+    private: Path | None = None,
+    previous_private: Path | None = None,
 ) -> RebuildResult:
-    """Build release ``release`` into ``out`` (see the module docstring for the stages)."""
+    """Build release ``release`` into ``out`` (see the module docstring for the stages).
+
+    ``private`` (default ``<out>.private``) gets the outputs that name opted-out repositories
+    and the default ``work`` cache; ``previous_private`` (default ``<previous>.private``)
+    holds the previous release's.
+    """
     if not RELEASE_NAME.match(release):
         raise RebuildError("a release name is 1-128 letters, digits, '.', '_' or '-'")
-    previous_manifest = _previous(previous, out)
+    layout = _layout(out, private)
+    before = _previous(previous, previous_private, layout)
     config = config or RebuildConfig()
     pii = pii or PiiSettings()
-    work = work or out / ".work"
+    work = work or layout.private / "work"
     clock = StageClock()
     policy_json = policy.to_json()
     scan_settings = sha256_json({
@@ -186,19 +199,18 @@ def rebuild(
         "select", _select, rows, candidates, candidate_index, excluded, drops, details)
     settings = sha256_json({"config": config.sha256(), "pii": pii.to_json(),
                             "schema": "1", "pyarrow": pa.__version__})
-    writer = ShardWriter(out, config, settings, Scanner(key=pii.key,
-                                                        sensitivity=config.pii_sensitivity),
-                         pii.false_positives, previous)
+    writer = ShardWriter(layout, config, settings, Scanner(key=pii.key,
+                                                           sensitivity=config.pii_sensitivity),
+                         pii.false_positives, before.layout if before else None)
     shards = clock.timed("pii_and_write", _write_shards, writer, released, config, progress)
     ledger = _ledger(rows, drops, details, candidate_index, candidates["cluster_id"])
     recipe = Recipe(sources, exclusions, policy, config, pii)
     outcome = Outcome(ledger, cluster_table, released, shards, writer.redacted_files,
                       writer.redactions)
-    before = None if previous is None else Previous(previous, previous_manifest)
-    manifest = clock.timed("finalize", _finalize, out, release, recipe, outcome, before)
+    manifest = clock.timed("finalize", _finalize, layout, release, recipe, outcome, before)
     return RebuildResult(out, manifest, dict(clock.seconds), dict(writer.reused),
                          clusters_reused, scans_reused, len(rows),
-                         Counter(d for d in drops if d is not None))
+                         Counter(d for d in drops if d is not None), layout.private)
 
 
 def load_exclusions(state_dir: str | Path, trust: list[str], *, now: datetime | None = None,
@@ -210,15 +222,29 @@ def load_exclusions(state_dir: str | Path, trust: list[str], *, now: datetime | 
     return ExclusionList(matcher, manifest.version, note_hash(saved.note), manifest.sha256)
 
 
-def _previous(previous: Path | None, out: Path) -> dict | None:
+def _layout(out: Path, private: Path | None) -> Layout:
+    layout = Layout.of(out, private)
+    public, private_dir = layout.public.resolve(), layout.private.resolve()
+    if private_dir == public or public in private_dir.parents:
+        raise RebuildError("the private directory cannot be the release directory or inside "
+                           "it: the release directory is what gets published")
+    return layout
+
+
+def _previous(previous: Path | None, private: Path | None, layout: Layout) -> Previous | None:
     if previous is None:
         return None
-    if previous.resolve() == out.resolve():
+    before = Layout.of(previous, private)
+    if previous.resolve() == layout.public.resolve():
         raise RebuildError("the previous release cannot be the output directory")
     try:
-        return json.loads((previous / "manifest.json").read_text("utf-8"))
+        manifest = json.loads((previous / "manifest.json").read_text("utf-8"))
     except (OSError, ValueError) as error:
         raise RebuildError(f"{previous}: not a release (manifest.json: {error})") from None
+    if not (before.private / "ledger.parquet").is_file():
+        raise RebuildError(f"{before.private}: no ledger.parquet: the previous release's "
+                           "private directory is needed for the changelog (--previous-private)")
+    return Previous(before, manifest)
 
 
 def _scan_all(sources, work, settings, config, policy, clock, progress) -> tuple[pa.Table, int]:
@@ -381,38 +407,45 @@ def _ledger(rows, drops, details, candidate_index, cluster_ids) -> pa.Table:
     }, schema=LEDGER_SCHEMA).sort_by([("repo_key", "ascending"), ("path", "ascending")])
 
 
-def _finalize(out: Path, release: str, recipe: Recipe, outcome: Outcome,
+def _finalize(layout: Layout, release: str, recipe: Recipe, outcome: Outcome,
               previous: Previous | None) -> dict:
-    """Write the ledger, clusters, catalog and changelog, then, last, the manifest."""
-    config = recipe.config
-    write_table(out / "ledger.parquet", outcome.ledger, config)
-    write_table(out / "clusters.parquet", outcome.clusters, config)
-    write_atomic(out / "catalog.jsonl", catalog_lines(outcome.released, release))
-    old_ledger = pq.read_table(previous.path / "ledger.parquet") if previous else None
+    """Write the private files, the catalog, then, last, the manifest."""
+    config, private = recipe.config, layout.private
+    write_table(private / "ledger.parquet", outcome.ledger, config)
+    write_table(private / "clusters.parquet", outcome.clusters, config)
+    inputs = _inputs(recipe)
+    write_atomic(private / "inputs.json", canonical_json(inputs) + b"\n")
+    old_ledger = pq.read_table(previous.layout.private / "ledger.parquet") if previous else None
     log = changelog(old_ledger, outcome.ledger, previous.manifest["release"] if previous
                     else None, release)
-    write_atomic(out / "changelog.json", changelog_json(log).encode() + b"\n")
-    manifest = _manifest(out, release, recipe, outcome, previous)
-    write_atomic(out / "manifest.json", canonical_json(manifest) + b"\n")
+    write_atomic(private / "changelog.json", changelog_json(log).encode() + b"\n")
+    write_atomic(layout.public / "catalog.jsonl", catalog_lines(outcome.released, release))
+    manifest = _manifest(layout, release, recipe, outcome, previous, sha256_json(inputs))
+    write_atomic(layout.public / "manifest.json", canonical_json(manifest) + b"\n")
     return manifest
 
 
-def _manifest(out: Path, release: str, recipe: Recipe, outcome: Outcome,
-              previous: Previous | None) -> dict:
+def _inputs(recipe: Recipe) -> list[dict]:
+    """The sources; private: a checkout's path and fingerprint name its repository."""
+    return [{"source": s.description, "fingerprint": s.fingerprint()} for s in recipe.sources]
+
+
+def _manifest(layout: Layout, release: str, recipe: Recipe, outcome: Outcome,
+              previous: Previous | None, inputs_sha256: str) -> dict:
     config, policy, ledger = recipe.config, recipe.policy, outcome.ledger
     status = Counter(ledger["status"].to_pylist())
-    files = {name: {"path": name, "sha256": sha256_file(out / name)}
-             for name in ("catalog.jsonl", "changelog.json", "ledger.parquet",
-                          "clusters.parquet")}
+
+    def hashed(root: Path, names: tuple[str, ...]) -> dict:
+        return {name: {"path": name, "sha256": sha256_file(root / name)} for name in names}
+
     released = ledger.filter(pc.equal(ledger["status"], "released"))
     return {
         "format": FORMAT,
         "release": release,
         "previous": None if previous is None else {
             "release": previous.manifest["release"],
-            "manifest_sha256": sha256_file(previous.path / "manifest.json")},
-        "inputs": [{"source": s.description, "fingerprint": s.fingerprint()}
-                   for s in recipe.sources],
+            "manifest_sha256": sha256_file(previous.layout.public / "manifest.json")},
+        "inputs": {"sources": len(recipe.sources), "sha256": inputs_sha256},
         "exclusion_list": recipe.exclusions.to_json(),
         "policy": {"name": policy.name, "version": policy.version,
                    "sha256": sha256_json(policy.to_json())},
@@ -425,7 +458,9 @@ def _manifest(out: Path, release: str, recipe: Recipe, outcome: Outcome,
                   "near_duplicates": status.get("near_duplicate", 0)},
         "filters": dict(sorted((k, v) for k, v in status.items() if k != "released")),
         "shards": outcome.shards,
-        "files": files,
+        "files": hashed(layout.public, ("catalog.jsonl",)),
+        "private_files": hashed(layout.private, ("changelog.json", "clusters.parquet",
+                                                 "inputs.json", "ledger.parquet")),
         "totals": {"input_files": len(ledger), "released_files": len(released),
                    "repositories": len(set(released["repo_key"].to_pylist())),
                    "redacted_files": outcome.redacted_files,

@@ -1,14 +1,21 @@
 """Writing a release: deterministic Parquet shards, resumable, plus catalog and changelog.
 
-Layout of a release directory::
+A release is two directories (``Layout``). The release directory is what gets published and
+names released repositories only::
 
     manifest.json            canonical JSON, written last (see ``pipeline``)
     data/part-00000-of-00016.parquet ...
     catalog.jsonl            one line per released repository, for ``optout catalog load``
+
+The private directory (default: the release directory's sibling ``<name>.private``) stays with
+the builders: it names every input repository, opted-out ones included::
+
     changelog.json           against the previous release
     clusters.parquet         every candidate copy: its cluster, rank and status
     ledger.parquet           every input file and its fate (released, or the reason it is not)
-    .state/part-*.json       per shard: the plan it was written from and its SHA-256
+    inputs.json              the sources and their fingerprints (the manifest has their hash)
+    state/part-*.json        per shard: the plan it was written from and its SHA-256
+    work/                    the default cache of annotated inputs, signatures and clusters
 
 A repository goes to shard ``int(sha256(repo_key)[:16], 16) % shards``, so a change in one
 repository rewrites one shard. Rows are sorted by (host, owner, name, path), row groups have
@@ -26,6 +33,7 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +54,27 @@ RELEASE_SCHEMA = pa.schema([
 ])
 PLAN_FIELDS = ("repo_key", "path", "blob_id", "language", "license_expression", "license_type",
                "directory_swhid", "revision", "cluster_id", "cluster_size")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a release goes: ``public`` is published, ``private`` stays with the builders."""
+
+    public: Path
+    private: Path
+
+    @classmethod
+    def of(cls, public: Path, private: Path | None = None) -> Layout:
+        return cls(public, private if private is not None else default_private(public))
+
+    @property
+    def state(self) -> Path:
+        return self.private / "state"
+
+
+def default_private(public: Path) -> Path:
+    """``releases/v2`` -> ``releases/v2.private``."""
+    return public.with_name(public.name + ".private")
 
 
 def shard_name(index: int, total: int) -> str:
@@ -111,9 +140,9 @@ def shard_plan(rows: pa.Table, settings: str) -> str:
 class ShardWriter:
     """Redacts and writes the shards of one release, skipping those already complete."""
 
-    def __init__(self, out: Path, config: RebuildConfig, settings: str, scanner: Scanner,
-                 false_positives: frozenset, previous: Path | None):
-        self.out, self.config, self.settings = out, config, settings
+    def __init__(self, layout: Layout, config: RebuildConfig, settings: str, scanner: Scanner,
+                 false_positives: frozenset, previous: Layout | None):
+        self.layout, self.config, self.settings = layout, config, settings
         self.scanner, self.false_positives, self.previous = scanner, false_positives, previous
         self.reused = Counter()
         self.redacted_files = 0
@@ -121,14 +150,15 @@ class ShardWriter:
 
     def write(self, index: int, rows: pa.Table, progress: Callable[[int], object]) -> dict:
         name = shard_name(index, self.config.shards)
-        target = self.out / name
+        target = self.layout.public / name
         plan = shard_plan(rows, self.settings)
-        done = self._completed(self.out, name, plan)
+        done = self._completed(self.layout, name, plan)
         if done is not None:
             self.reused["this_release"] += 1
         elif self.previous is not None and (old := self._completed(self.previous, name, plan)):
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(self.previous / name, target.with_name(f".{target.name}.copy"))
+            shutil.copyfile(self.previous.public / name,
+                            target.with_name(f".{target.name}.copy"))
             os.replace(target.with_name(f".{target.name}.copy"), target)
             done = old
             self.reused["previous_release"] += 1
@@ -136,7 +166,7 @@ class ShardWriter:
             done = self._write(target, rows)
         self._redacted_counts(done)
         state = {"plan": plan, **done}
-        write_atomic(self.out / ".state" / f"{Path(name).stem}.json",
+        write_atomic(self.layout.state / f"{Path(name).stem}.json",
                      json.dumps(state, sort_keys=True).encode())
         progress(len(rows))
         return {"path": name, **done}
@@ -146,15 +176,15 @@ class ShardWriter:
         self.redactions += done["redactions"]
 
     @staticmethod
-    def _completed(root: Path, name: str, plan: str) -> dict | None:
-        state_path = root / ".state" / f"{Path(name).stem}.json"
+    def _completed(layout: Layout, name: str, plan: str) -> dict | None:
+        state_path = layout.state / f"{Path(name).stem}.json"
         try:
             state = json.loads(state_path.read_text("utf-8"))
         except (OSError, ValueError):
             return None
-        if state.get("plan") != plan or not (root / name).is_file():
+        if state.get("plan") != plan or not (layout.public / name).is_file():
             return None
-        if sha256_file(root / name) != state.get("sha256"):
+        if sha256_file(layout.public / name) != state.get("sha256"):
             return None
         return {k: state[k] for k in ("sha256", "rows", "bytes", "redacted_files", "redactions")}
 

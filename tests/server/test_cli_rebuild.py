@@ -48,6 +48,26 @@ def test_builds_and_reports(state, table, tmp_path):
     assert result.exit_code == 0, result.output
     assert "release r1: 1 of 2 files from 1 repositories in 2 shards" in result.output
     assert "excluded_repository" in result.output
+    assert f"not for publishing: {tmp_path / 'r.private'}" in result.output
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [
+        "catalog.jsonl", "data", "manifest.json"]
+    assert {"changelog.json", "clusters.parquet", "inputs.json", "ledger.parquet", "state",
+            "work"} == {p.name for p in (tmp_path / "r.private").iterdir()}
+
+
+def test_private_outputs_go_where_asked_never_inside_the_release(state, table, tmp_path):
+    common = [table, "--release", "r1", "--list", state[0], "--trust", state[1]]
+    result = invoke(*common, "--out", tmp_path / "r", "--private", tmp_path / "r" / "mine")
+    assert result.exit_code == 2 and "private directory cannot be" in result.output
+    assert not (tmp_path / "r" / "manifest.json").exists()
+    result = invoke(*common, "--out", tmp_path / "r", "--private", tmp_path / "keep")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "keep" / "ledger.parquet").is_file()
+    result = invoke(*common, "--out", tmp_path / "r2", "--previous", tmp_path / "r")
+    assert result.exit_code == 2 and "--previous-private" in result.output
+    result = invoke(*common, "--out", tmp_path / "r2", "--previous", tmp_path / "r",
+                    "--previous-private", tmp_path / "keep")
+    assert result.exit_code == 0, result.output
 
 
 @pytest.mark.parametrize(("extra", "message"), [

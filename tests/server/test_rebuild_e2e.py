@@ -67,9 +67,29 @@ def released(release: Path) -> dict[tuple[str, str], dict]:
     return rows
 
 
+def private(release: Path) -> Path:
+    return release.with_name(f"{release.name}.private")
+
+
 def statuses(release: Path) -> dict[tuple[str, str], str]:
-    ledger = pq.read_table(release / "ledger.parquet").to_pylist()
+    ledger = pq.read_table(private(release) / "ledger.parquet").to_pylist()
     return {(f"{r['host']}/{r['owner']}/{r['name']}", r["path"]): r["status"] for r in ledger}
+
+
+def published_text(release: Path) -> str:
+    """Everything in a release directory, as text (Parquet files as their rows in JSON)."""
+    parts = []
+    for path in sorted(p for p in release.rglob("*") if p.is_file()):
+        parts.append(path.relative_to(release).as_posix())
+        if path.suffix == ".parquet":
+            parts.append(json.dumps(pq.read_table(path).to_pylist()))
+        else:
+            parts.append(path.read_text("utf-8"))
+    return "\n".join(parts)
+
+
+def named(text: str, owner: str, repository: str) -> bool:
+    return any(n in text for n in (repository, f"/{owner}/", f'"{owner}"', f"/{owner}\""))
 
 
 def false_positive_decision(path: Path) -> None:
@@ -175,7 +195,7 @@ def test_rebuild_applies_policy_exclusions_dedup_and_pii_then_an_opt_out_promote
                 ("github.com/carol/scripts", "lib/core.py")}
     kept = {k for k in RELEASED_V1 if not k[0].startswith("github.com/alice/")}
     assert set(rows) == kept | promoted
-    log = json.loads((v2 / "changelog.json").read_text())
+    log = json.loads((private(v2) / "changelog.json").read_text())
     assert (log["from"], log["to"]) == ("v1", "v2")
     assert log["repositories"]["removed"] == [
         {"repository": "github.com/alice/mitlib", "why": {"excluded_owner": 5}}]
@@ -188,6 +208,17 @@ def test_rebuild_applies_policy_exclusions_dedup_and_pii_then_an_opt_out_promote
     assert v2_manifest["previous"] == {
         "release": "v1",
         "manifest_sha256": hashlib.sha256((v1 / "manifest.json").read_bytes()).hexdigest()}
+
+    # What may be published names no opted-out repository (erin was excluded from v1 on,
+    # alice from v2 on); the builders' private directory names both, as the changelog must.
+    assert sorted(p.name for p in v2.iterdir()) == ["catalog.jsonl", "data", "manifest.json"]
+    assert not named(published_text(v1), "erin", "erin/optout-me")
+    assert named(published_text(v1), "alice", "alice/mitlib")  # released then: the check bites
+    for owner, repository in (("alice", "alice/mitlib"), ("erin", "erin/optout-me")):
+        assert not named(published_text(v2), owner, repository)
+        assert named(published_text(private(v2)), owner, repository)
+    assert v2_manifest["private_files"]["ledger.parquet"]["sha256"] == hashlib.sha256(
+        (private(v2) / "ledger.parquet").read_bytes()).hexdigest()
 
     with open(v2 / "catalog.jsonl", "rb") as handle:
         catalog.load_catalog(handle)

@@ -95,7 +95,7 @@ def test_table_inputs_in_the_stacks_shape(tmp_path):
     result = rebuild(discover([tmp_path / "part.parquet", jsonl]), tmp_path / "r", "t1",
                      NO_RULES, config=RebuildConfig(shards=2))
     ledger = {(r["repo_key"], r["path"]): r for r in pq.read_table(
-        tmp_path / "r" / "ledger.parquet").to_pylist()}
+        tmp_path / "r.private" / "ledger.parquet").to_pylist()}
     assert ledger[("github.com/acme/tools", "b.py")]["status"] == "blob_id_mismatch"
     assert ledger[("github.com/zed/app", "main.go")]["language"] == "Go"
     assert ledger[("gitlab.com/yolo/one", "x.js")]["status"] == "released"
@@ -139,6 +139,15 @@ def test_bad_inputs_and_settings(tmp_path):
         rebuild([], tmp_path / "r", "bad name", NO_RULES)
     with pytest.raises(RebuildError, match="not a release"):
         rebuild([], tmp_path / "r", "t", NO_RULES, previous=tmp_path)
+    for private in (tmp_path / "r", tmp_path / "r" / "private"):
+        with pytest.raises(RebuildError, match="private directory cannot be"):
+            rebuild([], tmp_path / "r", "t", NO_RULES, private=private)
+    rebuild([], tmp_path / "v1", "v1", NO_RULES, private=tmp_path / "elsewhere")
+    with pytest.raises(RebuildError, match="--previous-private"):
+        rebuild([], tmp_path / "v2", "v2", NO_RULES, previous=tmp_path / "v1")
+    rebuild([], tmp_path / "v2", "v2", NO_RULES, previous=tmp_path / "v1",
+            previous_private=tmp_path / "elsewhere")
+    assert (tmp_path / "v2.private" / "changelog.json").is_file()
     for bad in ({"jaccard_threshold": 1.5}, {"shards": 0}, {"pii_sensitivity": 4},
                 {"tokenizer": "whitespace"}):
         with pytest.raises(ConfigError):
@@ -235,13 +244,13 @@ def test_exclusions_by_file_and_content_promote_the_next_copy(tmp_path):
     assert first.drops["duplicate"] == 3  # two copies of code, one of the MIT text
     ruled = exclusions(file_rule("github.com", "alpha", "one", "lib.py"))
     second = rebuild(sources, tmp_path / "b", "b", ruled, previous=tmp_path / "a",
-                     work=tmp_path / "a" / ".work")
-    log = json.loads((tmp_path / "b" / "changelog.json").read_text())
+                     work=tmp_path / "a.private" / "work")
+    log = json.loads((tmp_path / "b.private" / "changelog.json").read_text())
     assert [(e["repository"], e["path"], e["why"]) for e in log["files"]["added"]] == [
         ("github.com/beta/two", "vendorless/lib.py", "promoted")]
     assert [(e["repository"], e["why"]) for e in log["files"]["removed"]] == [
         ("github.com/alpha/one", "excluded_file")]
-    lines = (tmp_path / "b" / "changelog.json").read_text().splitlines()
+    lines = (tmp_path / "b.private" / "changelog.json").read_text().splitlines()
     promoted = {"blob_id": blob_sha1(code.encode()), "path": "vendorless/lib.py",
                 "repository": "github.com/beta/two", "why": "promoted"}
     assert "   " + json.dumps(promoted) in lines  # one entry per line

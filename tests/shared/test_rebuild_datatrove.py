@@ -33,7 +33,7 @@ def test_two_stage_datatrove_pipeline_matches_the_local_rebuild(tmp_path):
     rebuild(discover([tmp_path / "repos"]), tmp_path / "local", "v1",
             ExclusionList(matcher, 1, "0" * 64, "0" * 64))
     expected = {(r["repo_key"], r["path"]) for r in pq.read_table(
-        tmp_path / "local" / "ledger.parquet").to_pylist() if r["status"] == "released"}
+        tmp_path / "local.private" / "ledger.parquet").to_pylist() if r["status"] == "released"}
 
     dropped = tmp_path / "dropped"
     stage1 = LocalPipelineExecutor(pipeline=[

@@ -55,7 +55,7 @@ def test_spark_rows_match_the_local_rebuild(spark, tmp_path):
     rebuild(discover([tmp_path / "in.parquet"]), tmp_path / "local", "v", ExclusionList(
         matcher, 1, "0" * 64, "0" * 64), config=config)
     local = {(r["repo_key"], r["path"]): r["blob_id"] for r in pq.read_table(
-        tmp_path / "local" / "ledger.parquet").to_pylist() if r["status"] == "released"}
+        tmp_path / "local.private" / "ledger.parquet").to_pylist() if r["status"] == "released"}
 
     released = rebuild_rows(spark.read.parquet(str(tmp_path / "in.parquet")), matcher, config)
     plan = released._jdf.queryExecution().executedPlan().toString()
