@@ -9,13 +9,19 @@ rows go). Then prints rows/s, from one run, for:
 
 * ``copy``: a plain pyarrow read-and-write of the same data (the floor);
 * ``copy-piped``: the same copy with apply's read-ahead and write-behind threads;
-* ``apply``: ``shared.exclusions.apply.apply_shard``, what ``optout exclusions apply`` runs;
+* ``apply+load``: what ``optout exclusions apply`` runs, from the saved list to the report:
+  ``load_verified`` (read the signed state, check the signature, the body's size and SHA-256,
+  expiry, then parse and check the body strictly into columns), the key tables
+  (``BatchMatcher``), ``apply_shard`` and the JSON report. This is the headline ratio;
+* ``apply``: ``apply_shard`` alone with the list already loaded;
 * ``python-set``: a straightforward loop over rows with Python sets (realistic list);
 * ``spark``: ``shared.exclusions.spark.apply_exclusions`` in local mode (``--spark-rows``).
 
-copy, copy-piped and apply run ``--repeat`` times, interleaved, per list; the medians of wall
-and CPU seconds (all threads of the process) are printed, and apply/copy for both. On a
-shared machine the CPU ratio is the steadier one.
+copy, copy-piped, apply+load and apply run ``--repeat`` times, interleaved, per list; the
+medians of wall and CPU seconds (all threads of the process) are printed, and apply/copy with
+and without loading the list. On a shared machine the CPU ratio is the steadier one. Loading
+is also broken down once per list, and the strict line-by-line parser
+(``format.parse_body``, what loading cost before) is timed once on the realistic list.
 
     .venv/bin/python bench/exclusions.py                      # 10M rows, 1M rules
     .venv/bin/python bench/exclusions.py --rows 1000000 --rules 100000 --spark-rows 200000
@@ -29,7 +35,9 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pyarrow as pa
@@ -38,8 +46,13 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+
 from shared.exclusions.apply import BatchMatcher, Report, apply_shard  # noqa: E402
-from shared.exclusions.format import Matcher, build_body  # noqa: E402
+from shared.exclusions.format import Matcher, build_body, parse_body  # noqa: E402
+from shared.exclusions.manifest import build_manifest, sign_manifest  # noqa: E402
+from shared.exclusions.pull import _save, load_verified  # noqa: E402
+from shared.note import Checkpoint, Signer, sign_checkpoint  # noqa: E402
 
 HOSTS = np.array(["github.com", "gitlab.com", "bitbucket.org"])
 CODEC = "snappy"
@@ -145,14 +158,54 @@ def measured(fn) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def compare(data: Path, tmp: Path, batches: BatchMatcher, rows: int, repeat: int) -> Report:
-    """Run copy, copy-piped and apply ``repeat`` times, interleaved; print the medians."""
-    runs: dict[str, list[tuple[float, float]]] = {"copy": [], "copy-piped": [], "apply": []}
+def signed_state(root: Path, body: bytes) -> str:
+    """Save ``body`` as a verified list in a pull state directory; return the verifier key."""
+    key, log = (Signer(f"bench.example/{n}", Ed25519PrivateKey.generate()) for n in ("x", "log"))
+    now = datetime.now(UTC).replace(microsecond=0)
+    checkpoint = sign_checkpoint(Checkpoint("bench.example/log", 1, b"\x01" * 32), [log])
+    manifest = build_manifest(body, version=1, issued=now, expires=now + timedelta(days=1),
+                              prev_note=None, checkpoint=checkpoint)
+    _save(root, manifest, sign_manifest(manifest, [key]), body, None)
+    return str(key.verifier)
+
+
+def apply_with_load(state: Path, trust: str, data: Path, target: Path) -> Report:
+    """What the CLI runs: load and check the saved list, build the tables, apply, report."""
+    manifest, matcher = load_verified(state, [trust])
+    report = Report(list_version=manifest.version)
+    apply_shard(BatchMatcher(matcher), data, target, report)
+    report.as_json(matcher)
+    return report
+
+
+def load_breakdown(state: Path, trust: str) -> None:
+    """Loading once, in its parts (the ratios above include all of them)."""
+    start = time.perf_counter()
+    with mock.patch("shared.exclusions.pull.Matcher", lambda body, salt: (body, salt)):
+        _, (body, _) = load_verified(state, [trust])
+    verified = time.perf_counter()
+    matcher = Matcher(body)
+    parsed = time.perf_counter()
+    BatchMatcher(matcher)
+    indexed = time.perf_counter()
+    print(f"{'load list':12s} {indexed - start:29.2f} s (read, signature, size and SHA-256 "
+          f"{verified - start:.2f} s; parse and check {parsed - verified:.2f} s; key tables "
+          f"{indexed - parsed:.2f} s)", flush=True)
+
+
+def compare(data: Path, tmp: Path, state: Path, trust: str, rows: int, repeat: int) -> Report:
+    """Run copy, copy-piped, apply+load and apply ``repeat`` times, interleaved; print medians."""
+    runs: dict[str, list[tuple[float, float]]] = {
+        "copy": [], "copy-piped": [], "apply+load": [], "apply": []}
+    _, matcher = load_verified(state, [trust])
+    batches = BatchMatcher(matcher)
     report = Report()
     for i in range(repeat):
         report = Report()
         runs["copy"].append(measured(lambda: copy(data, tmp / "copy.parquet")))
         runs["copy-piped"].append(measured(lambda: copy_pipelined(data, tmp / "c2.parquet")))
+        runs["apply+load"].append(measured(
+            lambda: apply_with_load(state, trust, data, tmp / "out" / "data.parquet")))
         runs["apply"].append(measured(
             lambda r=report: apply_shard(batches, data, tmp / "out" / "data.parquet", r)))
         print(f"  run {i + 1}: " + ", ".join(
@@ -164,11 +217,13 @@ def compare(data: Path, tmp: Path, batches: BatchMatcher, rows: int, repeat: int
         print(f"{label:12s} {rows:>12,} rows {wall:8.2f} s {rows / wall:>14,.0f} rows/s "
               f"(median of {repeat}; CPU {cpu:.2f} s)", flush=True)
     (copy_wall, copy_cpu), (piped_wall, _) = median["copy"], median["copy-piped"]
-    apply_wall, apply_cpu = median["apply"]
+    for label in ("apply+load", "apply"):
+        wall, cpu = median[label]
+        print(f"{label + '/copy':16s} {wall / copy_wall:.2f}x wall"
+              f"{' (target <= 1.3x)' if label == 'apply+load' else ''}, {cpu / copy_cpu:.2f}x "
+              f"CPU; {label}/copy-piped {wall / piped_wall:.2f}x", flush=True)
     removed = rows - report.shards[0].rows_out
-    print(f"apply/copy   {apply_wall / copy_wall:.2f}x wall (target <= 1.3x), "
-          f"{apply_cpu / copy_cpu:.2f}x CPU; apply/copy-piped {apply_wall / piped_wall:.2f}x; "
-          f"removed {removed:,} rows ({removed / rows:.1%}) by {len(report.removed):,} rules",
+    print(f"removed {removed:,} rows ({removed / rows:.1%}) by {len(report.removed):,} rules",
           flush=True)
     return report
 
@@ -268,6 +323,8 @@ def main() -> None:
     parser.add_argument("--spark-rows", type=int, default=1_000_000, help="0 to skip Spark")
     parser.add_argument("--repeat", type=int, default=3, help="runs of copy and apply per list")
     parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument("--no-strict-parse", dest="strict_parse", action="store_false",
+                        help="skip timing format.parse_body (the line-by-line parser) once")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         tmp = Path(tmp)
@@ -282,14 +339,17 @@ def main() -> None:
             body = build_body(rules)
             print(f"\n{case} list: {len(rules):,} rules ({len(body) / 2**20:,.0f} MiB), "
                   f"{drawn:.2%} drawn from the data", flush=True)
-            start = time.perf_counter()
-            matcher = Matcher(body)
-            loaded = time.perf_counter() - start
-            batches = BatchMatcher(matcher)
-            print(f"{'load list':12s} {time.perf_counter() - start:29.2f} s (parse and check "
-                  f"{loaded:.2f} s, index {time.perf_counter() - start - loaded:.2f} s)",
-                  flush=True)
-            compare(data, tmp, batches, args.rows, args.repeat)
+            state = tmp / f"state-{case}"
+            trust = signed_state(state, body)
+            load_breakdown(state, trust)
+            if case == "realistic" and args.strict_parse:
+                start = time.perf_counter()
+                parse_body(body)
+                seconds = time.perf_counter() - start
+                print(f"{'strict parse':12s} {seconds:29.2f} s ({seconds / len(rules) * 1e6:.1f} "
+                      f"µs per rule; format.parse_body, the line-by-line parser)", flush=True)
+            compare(data, tmp, state, trust, args.rows, args.repeat)
+            _, matcher = load_verified(state, [trust])
         py_rows = args.python_rows or args.rows
         py_data = data
         if py_rows < args.rows:

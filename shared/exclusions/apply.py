@@ -71,12 +71,14 @@ class Report:
     def as_json(self, matcher: Matcher) -> dict:
         rows_in = sum(s.rows_in for s in self.shards)
         rows_out = sum(s.rows_out for s in self.shards)
+        ids = sorted(self.removed)
         return {
             "list_version": self.list_version,
             "rules": len(matcher),
             "rules_matched": len(self.removed),
             "removed_by_rule": [
-                {"rule": matcher.rules[i], "rows": n} for i, n in sorted(self.removed.items())
+                {"rule": rule, "rows": n} for rule, n in zip(
+                    matcher.rules.take(ids), [self.removed[i] for i in ids], strict=True)
             ],
             "shards": [s.__dict__ | {"rows_removed": s.rows_in - s.rows_out}
                        for s in self.shards],

@@ -226,13 +226,23 @@ def parse_body(body: bytes, *, hashed: bool = False) -> list[Rule]:
 class Matcher:
     """Answers whether a repository or file is excluded, in O(1) set/dict look-ups.
 
-    Build it from a body (and the manifest's salt in privacy mode). ``excluded`` returns the
-    broadest matching rule (owner, then repository, then file, then content) or None.
+    Build it from a body (and the manifest's salt in privacy mode). The body is checked as
+    strictly as ``parse_body`` checks it, but in columns (``loading.load_rules``): ``table``
+    holds the rules, ``rules`` gives them as dicts on demand and ``kinds`` says which kinds
+    occur. ``excluded`` returns the broadest matching rule (owner, then repository, then
+    file, then content) or None; its dicts are built on its first call.
     """
 
     def __init__(self, body: bytes, salt: bytes | None = None) -> None:
+        from shared.exclusions.loading import RuleList, load_rules
+
         self.salt = salt
-        self.rules = parse_body(body, hashed=salt is not None)
+        self.table = load_rules(body, hashed=salt is not None)
+        self.rules = RuleList(self.table)
+        self.kinds = frozenset(self.table["kind"].unique().to_pylist())
+        self._built = False
+
+    def _build(self) -> None:
         self._owners: dict[tuple[str, str], Rule] = {}
         self._repos: dict[tuple[str, str, str], Rule] = {}
         self._files: dict[tuple[str, str, str, str], Rule] = {}
@@ -240,7 +250,7 @@ class Matcher:
         self._hashed: dict[tuple[str, str], Rule] = {}
         for rule in self.rules:
             kind = rule["kind"]
-            if salt is not None:
+            if self.salt is not None:
                 self._hashed[(kind, rule["h"])] = rule
             elif kind == "owner":
                 self._owners[(rule["host"], rule["owner"])] = rule
@@ -250,6 +260,7 @@ class Matcher:
                 self._files[(rule["host"], rule["owner"], rule["name"], rule["path"])] = rule
             else:
                 self._content[rule["swhid"]] = rule
+        self._built = True
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -262,6 +273,8 @@ class Matcher:
         path: str | None = None,
         blob_sha1: str | None = None,
     ) -> Rule | None:
+        if not self._built:
+            self._build()
         host, owner, name = host.lower(), owner.lower(), name.lower()
         swhid = content_id(blob_sha1) if blob_sha1 else None
         if self.salt is not None:

@@ -52,7 +52,7 @@ class Columns:
 
     def required(self, matcher: Matcher) -> list[str]:
         """The columns the list needs: a rule kind whose column is missing would fail open."""
-        kinds = {rule["kind"] for rule in matcher.rules}
+        kinds = matcher.kinds
         names: list[str] = [] if self.host is None else [self.host]
         names += [self.repository] if self.repository else [self.owner, self.name]
         if "file" in kinds:
@@ -270,29 +270,28 @@ class BatchMatcher:
     def __init__(self, matcher: Matcher, columns: Columns = Columns()) -> None:
         self.matcher, self.columns = matcher, columns
         self.salt = matcher.salt
-        self.kinds = {rule["kind"] for rule in matcher.rules}
+        self.kinds = set(matcher.kinds)
         if self.salt is not None:
             self._salted = _SaltedLookup(matcher)
         else:
             self._build_plain(matcher)
 
     def _build_plain(self, matcher: Matcher) -> None:
+        """The key tables, straight from the list's columns (no dict per rule)."""
         names = {"owner": ("host", "owner"), "repository": ("host", "owner", "name"),
                  "file": ("host", "owner", "name", "path"), "content": ("swhid",)}
-        ids: dict[str, list[int]] = {kind: [] for kind in KIND_ORDER}
-        for index, rule in enumerate(matcher.rules):
-            ids[rule["kind"]].append(index)
+        table = matcher.table
+        ids = _positions_by_kind(table)
         # Hosts are few: a row's host is looked up among the rules' hosts, not hashed.
-        self._hosts = pa.array(sorted({r["host"] for r in matcher.rules if "host" in r}),
-                               pa.string())
+        self._hosts = pc.unique(_column(table, "host").drop_null())
         self._plain: dict[str, _Kind] = {}
         for kind in ("owner", "file", "repository", "content"):  # file rules feed repository
-            rules = [matcher.rules[i] for i in ids[kind]]
-            fields = [pa.array([r[f] for r in rules], pa.string()) for f in names[kind]]
+            take = pa.array(ids[kind])
+            fields = [_column(table, f).take(take) for f in names[kind]]
             if kind == "content":
                 fields = [pc.utf8_slice_codeunits(fields[0], len(_SWH))]
             keys = self._keys(fields)
-            values = np.arange(len(rules), dtype=np.int64)
+            values = np.arange(len(ids[kind]), dtype=np.int64)
             if kind == "repository" and "file" in self.kinds:
                 # The repositories of file rules too, without a rule: only the rows of those
                 # repositories are looked up with their path.
@@ -319,7 +318,7 @@ class BatchMatcher:
     def rule_ids(self, batch: pa.RecordBatch | pa.Table) -> np.ndarray:
         """Return, for each row, the index in ``matcher.rules`` of its broadest rule, or -1."""
         out = np.full(batch.num_rows, -1, dtype=np.int64)
-        if batch.num_rows == 0 or not self.matcher.rules:
+        if batch.num_rows == 0 or not len(self.matcher):
             return out
         if self.salt is not None:
             return self._salted.rule_ids(self, batch, out)
@@ -369,6 +368,18 @@ class BatchMatcher:
             same &= out[rows] < 0
             out[rows[same]] = table.ids[positions[same]]
         return out
+
+
+def _column(table: pa.Table, name: str) -> pa.Array:
+    column = table[name]
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+
+
+def _positions_by_kind(table: pa.Table) -> dict[str, np.ndarray]:
+    """The row numbers (rule indices) of each kind's rules, in list order."""
+    kind = _column(table, "kind")
+    return {k: np.flatnonzero(pc.equal(kind, k).to_numpy(zero_copy_only=False))
+            for k in KIND_ORDER}
 
 
 def _identity(batch, c: Columns) -> list[pa.Array]:
@@ -440,9 +451,10 @@ class _SaltedLookup:
     def __init__(self, matcher: Matcher) -> None:
         assert matcher.salt is not None
         self.salt = matcher.salt
-        self.lookup: dict[str, dict[str, int]] = {k: {} for k in KIND_ORDER}
-        for index, rule in enumerate(matcher.rules):
-            self.lookup[rule["kind"]][rule["h"]] = index
+        hashes = _column(matcher.table, "h")
+        self.lookup: dict[str, dict[str, int]] = {
+            kind: dict(zip(hashes.take(pa.array(ids)).to_pylist(), ids.tolist(), strict=True))
+            for kind, ids in _positions_by_kind(matcher.table).items()}
 
     def _hash(self, kind: str, key: str) -> str:
         return hashlib.sha256(self.salt + f"{kind}:{key.replace(SEP, '/')}".encode()).hexdigest()

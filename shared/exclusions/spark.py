@@ -28,7 +28,7 @@ def apply_exclusions(df: Any, matcher: Matcher, columns: Columns | None = None) 
 
     columns = columns or Columns()
     spark = df.sparkSession
-    kinds = {rule["kind"] for rule in matcher.rules}
+    kinds = matcher.kinds
     host = F.lower(F.col(columns.host)) if columns.host else F.lit(columns.default_host)
     if columns.repository:
         pattern = r"^([^/]+)/(.+)$"
@@ -63,12 +63,27 @@ def apply_exclusions(df: Any, matcher: Matcher, columns: Columns | None = None) 
 
 
 def _rule_keys(matcher: Matcher) -> dict[str, list[str]]:
-    """Per kind, the strings a candidate's key must equal: identifiers, or hashes."""
-    from shared.exclusions.format import identifier
+    """Per kind, the strings a candidate's key must equal: identifiers, or hashes.
 
-    out: dict[str, list[str]] = {"owner": [], "repository": [], "file": [], "content": []}
-    for rule in matcher.rules:
-        out[rule["kind"]].append(rule["h"] if matcher.salt is not None else identifier(rule))
+    Made from the list's columns: an identifier is ``format.identifier`` of the rule (its
+    fields joined with '/'), the hash the rule's ``h``.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from shared.exclusions.matching import _column, _positions_by_kind
+
+    fields = {"owner": ("host", "owner"), "repository": ("host", "owner", "name"),
+              "file": ("host", "owner", "name", "path"), "content": ("swhid",)}
+    out: dict[str, list[str]] = {}
+    for kind, ids in _positions_by_kind(matcher.table).items():
+        take = pa.array(ids)
+        if matcher.salt is not None:
+            out[kind] = _column(matcher.table, "h").take(take).to_pylist()
+            continue
+        parts = [_column(matcher.table, f).take(take) for f in fields[kind]]
+        joined = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "/")
+        out[kind] = joined.to_pylist()
     return out
 
 
