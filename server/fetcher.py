@@ -91,7 +91,11 @@ class _PinnedAdapter(HTTPAdapter):
 
 
 def _split(url: str):
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.hostname  # noqa: B018  (a malformed bracketed host raises only here)
+    except ValueError:
+        raise FetchError("fetch_failed", f"{url!r} is not a valid URL") from None
     if parts.scheme not in ("http", "https"):
         raise FetchError("fetch_failed", f"only http and https URLs are fetched, not {url!r}")
     try:
@@ -147,9 +151,14 @@ def _follow(url: str, resp: requests.Response) -> str:
     resp.close()
     if not location:
         raise FetchError("fetch_redirect_refused", f"{url} redirects without a Location")
-    target = urljoin(url, location)
-    old, new = urlsplit(url), urlsplit(target)
-    if (new.hostname or "").lower() != (old.hostname or "").lower():
+    try:
+        target = urljoin(url, location)
+        old, new = urlsplit(url), urlsplit(target)
+        new_host, old_host = (new.hostname or "").lower(), (old.hostname or "").lower()
+    except ValueError:  # "Location: http://[::1/x" is no address at all
+        raise FetchError("fetch_redirect_refused",
+                         f"{url} redirects to an invalid address") from None
+    if new_host != old_host:
         raise FetchError(
             "fetch_redirect_refused", f"{url} redirects to another host ({new.hostname}); refused"
         )

@@ -146,7 +146,11 @@ def _clean(raw: str) -> str:
 def _split(text: str, default_host: str) -> tuple[str, list[str], bool]:
     """Return (host, path segments, whether the host was given)."""
     if "://" in text:
-        parts = urlsplit(text)
+        try:
+            parts = urlsplit(text)
+            parts.hostname  # noqa: B018  (a malformed bracketed host raises only here)
+        except ValueError:  # "http://[::1/x", "http://[zz]/a"
+            raise ScopeError("scope", "invalid_url", "this address is not a valid URL") from None
         if parts.scheme.lower() not in ALLOWED_SCHEMES:
             raise ScopeError(
                 "scope", "unsupported_scheme", f"{parts.scheme}: links are not repository addresses"

@@ -81,6 +81,8 @@ def test_redirects_to_another_host_are_refused(forge):
     refused(forge.url + "/away", "fetch_redirect_refused")
     refused(forge.url + "/metadata", "fetch_redirect_refused")
     assert forge.paths() == ["/away", "/metadata"]
+    forge.redirect("/broken", "http://[::1/x")  # urllib raises ValueError on this
+    refused(forge.url + "/broken", "fetch_redirect_refused")
 
 
 def test_redirect_chains_and_loops_are_cut(forge):

@@ -354,3 +354,8 @@ def test_scope_parsing_over_the_api(live_server):
     widen = requests.post(f"{live_server}/api/v1/scopes/parse", timeout=10,
                           json={"text": "github.com/a/b", "kind": "owner"})
     assert widen.json()["lines"][0]["error"]["code"] == "would_widen"
+    broken = requests.post(f"{live_server}/api/v1/scopes/parse", timeout=10,
+                           json={"text": "http://[::1/x\ngithub.com/a/b"})
+    assert broken.status_code == 200, broken.text
+    assert [line["error"]["code"] if line["error"] else None
+            for line in broken.json()["lines"]] == ["invalid_url", None]

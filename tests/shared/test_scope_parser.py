@@ -132,6 +132,8 @@ BAD = [
     ("file:///etc/passwd", None, "unsupported_scheme"),
     ("ftp://github.com/foo/bar", None, "unsupported_scheme"),
     ("mailto:owner@example.com", None, "unsupported_scheme"),
+    ("http://[::1/x", None, "invalid_url"),  # urllib raises ValueError on these
+    ("https://[zz]/foo/bar", None, "invalid_url"),
     ("https://github.com/foo/../bar", None, "invalid_path"),
     ("github.com/../../etc/passwd", None, "invalid_path"),
     ("https://github.com/foo/bar/blob/main/../../x", F, "invalid_path"),
