@@ -139,6 +139,9 @@ def _get_once(
         raise FetchError("fetch_timeout", f"{host} did not answer within {timeout:g} s") from None
     except requests.RequestException as error:
         raise FetchError("fetch_failed", f"cannot fetch from {host}: {_short(error)}") from None
+    except ValueError:  # requests parses a redirect's Location even when not following it
+        raise FetchError("fetch_redirect_refused",
+                         f"{url} redirects to an invalid address") from None
 
 
 def _short(error: Exception) -> str:
