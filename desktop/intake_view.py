@@ -119,7 +119,6 @@ class IntakeView(QWidget):
         self.model = ProposalsModel(self)
         self.result: dict | None = None
         self.sent = ""  # the message as it was when proposed from
-        self.offset = 0  # the server strips the message: its spans start after the blanks
         self.highlight: tuple[int, int] | None = None
         self.confirmation: ConfirmSubmission | None = None
         self.receipt: dict | None = None
@@ -271,7 +270,6 @@ class IntakeView(QWidget):
         if generation != self._generation:
             return  # an answer to a message proposed from before the last one
         self.result, self.sent = result, text
-        self.offset = len(text) - len(text.lstrip())
         self.model.set_rows([proposal_row(n, p) for n, p in enumerate(result["proposals"], 1)])
         model = result["model"]
         if model["available"]:
@@ -429,7 +427,7 @@ class IntakeView(QWidget):
         self.message.setExtraSelections(selections)
         current = row["proposed"].get(key) if key else None
         if current is not None and current.get("start") is not None:
-            self.highlight = (current["start"] + self.offset, current["end"] + self.offset)
+            self.highlight = (current["start"], current["end"])
             cursor = QTextCursor(self.message.document())
             cursor.setPosition(qt_position(self.sent, self.highlight[0]))
             self.message.setTextCursor(cursor)
@@ -442,8 +440,8 @@ class IntakeView(QWidget):
 
     def _selection(self, entry: dict, colour: str) -> QTextEdit.ExtraSelection:
         cursor = QTextCursor(self.message.document())
-        cursor.setPosition(qt_position(self.sent, entry["start"] + self.offset))
-        cursor.setPosition(qt_position(self.sent, entry["end"] + self.offset),
+        cursor.setPosition(qt_position(self.sent, entry["start"]))
+        cursor.setPosition(qt_position(self.sent, entry["end"]),
                            QTextCursor.MoveMode.KeepAnchor)  # fmt: skip
         fmt = QTextCharFormat()
         fmt.setBackground(QColor(SPAN_COLOURS[colour]))

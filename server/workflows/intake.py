@@ -44,9 +44,11 @@ def engine() -> Intake:
 
 
 def propose_from_text(text: str, default_host: str | None = None) -> dict:
-    """Return the proposals for one message (nothing is stored)."""
-    text = text.strip()
-    if not text:
+    """Return the proposals for one message (nothing is stored).
+
+    Spans are offsets into ``text`` exactly as sent (blanks around it included).
+    """
+    if not text.strip():
         raise ApiError(422, "empty_text", "the message is empty", {"field": "text"})
     if len(text) > MAX_TEXT:
         raise ApiError(

@@ -11,7 +11,7 @@ from server.models import Request
 from shared.intake import MAX_TEXT
 from tests.desktop.conftest import connect, idle
 
-# Leading blanks (the server strips them) and an emoji (two UTF-16 units in Qt's document)
+# Leading blanks and an emoji (two UTF-16 units in Qt's document)
 # come before the spans: both shift offsets if handled wrongly.
 MESSAGE = (
     "  \n👋 Hello, I maintain https://github.com/octocat/hello-world and would like it out of "
@@ -71,7 +71,7 @@ def test_propose_from_a_url_shows_fields_spans_and_the_parser_only_banner(
     assert len(selections) == 3
     last = selections[-1]
     cursor = last.cursor
-    # Qt's own positions agree, the emoji and the stripped blanks included.
+    # Qt's own positions agree, the emoji and the leading blanks included.
     assert cursor.selectedText() == URL
     view.select_row(0, FIELD_COLUMNS["path"])
     assert view.highlighted_text() is None

@@ -123,6 +123,10 @@ def test_without_a_model_the_parser_works_alone_and_says_so(reviewer):
     assert result["proposals"][0]["request"] == {
         "kind": "repository", "host": "github.com", "owner": "jluna", "name": "thesis-code"}
     assert reviewer.intake(REPO)["proposals"] == []  # prose needs the model: no guess
+    # Spans are offsets into the message as sent, blanks before it included.
+    sent = "\n  Please remove https://github.com/jluna/thesis-code, thanks  \n"
+    for field in reviewer.intake(sent)["proposals"][0]["fields"].values():
+        assert sent[field["start"]:field["end"]] == field["text"]
 
 
 def test_without_onnxruntime_the_parser_works_alone_and_says_so(monkeypatch, with_model,
