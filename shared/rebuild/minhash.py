@@ -103,18 +103,22 @@ _POWERS = _Powers()
 
 
 def _token_hashes(contents: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
-    """(hash of every token, index of its content) for contents joined by one newline."""
-    data = np.frombuffer(b"\n".join(contents), dtype=np.uint8)
-    word = _WORD_BYTES[data].view(np.int8)
-    edges = np.flatnonzero(np.diff(word, prepend=np.int8(0), append=np.int8(0)))
+    """(hash of every token, index of its content), one pass over the batch's bytes."""
+    # Newlines between, before and after the contents: no token spans two, and every token
+    # starts and ends where the word-byte mask changes.
+    data = np.frombuffer(b"\n" + b"\n".join(contents) + b"\n", dtype=np.uint8)
+    word = _WORD_BYTES[data]
+    edges = np.flatnonzero(word[1:] != word[:-1]) + 1
     starts, ends = edges[0::2], edges[1::2]
     forward, inverse = _POWERS.upto(len(data) + 1)
-    prefix = np.zeros(len(data) + 1, dtype=np.uint64)
-    np.cumsum(data * forward[:len(data)], out=prefix[1:])
+    prefix = np.empty(len(data) + 1, dtype=np.uint64)
+    prefix[0] = 0
+    np.multiply(data, forward[:len(data)], out=prefix[1:])
+    np.cumsum(prefix[1:], out=prefix[1:])
     poly = (prefix[ends] - prefix[starts]) * inverse[starts]
     hashes = _fmix64(poly ^ (ends - starts).astype(np.uint64))
-    content_end = np.cumsum([len(c) + 1 for c in contents])
-    return hashes, np.searchsorted(content_end, starts, side="right")
+    bounds = 1 + np.cumsum([len(c) + 1 for c in contents])  # where each next content starts
+    return hashes, np.searchsorted(bounds, starts, side="right")
 
 
 def shingle_hashes(contents: list[bytes], n: int) -> tuple[np.ndarray, np.ndarray]:
