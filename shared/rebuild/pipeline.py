@@ -237,6 +237,9 @@ def _previous(previous: Path | None, private: Path | None, layout: Layout) -> Pr
     before = Layout.of(previous, private)
     if previous.resolve() == layout.public.resolve():
         raise RebuildError("the previous release cannot be the output directory")
+    if before.private.resolve() == layout.private.resolve():
+        raise RebuildError("the previous release's private directory cannot be this one's: "
+                           "its ledger would be overwritten before the changelog reads it")
     try:
         manifest = json.loads((previous / "manifest.json").read_text("utf-8"))
     except (OSError, ValueError) as error:

@@ -145,6 +145,9 @@ def test_bad_inputs_and_settings(tmp_path):
     rebuild([], tmp_path / "v1", "v1", NO_RULES, private=tmp_path / "elsewhere")
     with pytest.raises(RebuildError, match="--previous-private"):
         rebuild([], tmp_path / "v2", "v2", NO_RULES, previous=tmp_path / "v1")
+    with pytest.raises(RebuildError, match="cannot be this one's"):
+        rebuild([], tmp_path / "v2", "v2", NO_RULES, previous=tmp_path / "v1",
+                previous_private=tmp_path / "elsewhere", private=tmp_path / "elsewhere")
     rebuild([], tmp_path / "v2", "v2", NO_RULES, previous=tmp_path / "v1",
             previous_private=tmp_path / "elsewhere")
     assert (tmp_path / "v2.private" / "changelog.json").is_file()
