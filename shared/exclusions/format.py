@@ -213,6 +213,8 @@ def parse_body(body: bytes, *, hashed: bool = False) -> list[Rule]:
             value = load_canonical(line)
         except CanonicalJSONError as error:
             raise RuleError(f"line {number}: {error}") from None
+        except UnicodeEncodeError:  # rfc8785 cannot sort a key holding a lone surrogate
+            raise RuleError(f"line {number}: not JSON: a key holds a lone surrogate") from None
         try:
             rules.append(_validate_hashed(value) if hashed else validate_rule(value))
         except RuleError as error:

@@ -10,12 +10,15 @@ which ``Matcher`` and ``BatchMatcher`` build their look-ups without a Python dic
    body holds no control byte but those newlines and no DEL (a rule may hold neither, and a
    canonical line escapes the rest), so the lines compare as ``parse_body`` compares them:
    each must be greater than the one before (sorted and unique).
-2. ``pyarrow.json`` parses the body into the fields of either mode, refusing other fields
-   and non-string values; each line must give one row.
-3. Each row is serialised again, canonically (keys sorted, ``"`` and ``\\`` escaped, nothing
-   else: the only escapes RFC 8785 makes in a string without control characters), and must
-   equal its line byte for byte. So every line is the canonical form of the object read
-   from it: no other spelling, no duplicate or null-valued key, no float.
+2. Without a backslash in the body (the usual case) no string holds an escape or a quote, so
+   the quotes cut every line into keys and values (numpy, ``_split``): a line is canonical
+   exactly when it reads ``{"k1":"v1","k2":"v2",...}`` with known keys of the mode in
+   sorted order, which is checked on the bytes around the quotes. No duplicate, null-valued
+   or unknown key, no number, no other spelling passes.
+3. With a backslash, ``pyarrow.json`` parses the body (other fields and non-string values
+   refused, one row per line) and each row serialised again canonically (keys sorted, ``"``
+   and ``\\`` escaped, nothing else: the only escapes RFC 8785 makes in a string without
+   control characters) must equal its line byte for byte.
 4. The fields are checked per kind as ``validate_rule`` (or ``_validate_hashed``) checks
    them: exactly the kind's keys; host, owner and name non-empty, at most ``MAX_FIELD``
    characters, without '/', surrounding white space (Python's ``str.strip``) or upper case
@@ -62,6 +65,7 @@ _BAD_SEGMENT = r"(^|/)\.{0,2}(/|$)"  # an empty, '.' or '..' path segment
 _HEX64 = "^[0-9a-f]{64}$"
 _SWHID = "^swh:1:cnt:[0-9a-f]{40}$"
 BLOCK = 16 << 20  # bytes pyarrow.json parses per block (and thread)
+LARGE = 2**31 - 1  # bodies of this size or more get 64-bit offsets
 
 
 def schema(hashed: bool) -> pa.Schema:
@@ -95,7 +99,7 @@ def fast_rules(body: bytes, *, hashed: bool = False) -> pa.Table | None:
     ends = np.flatnonzero(data == 10)
     if np.count_nonzero(data < 0x20) != ends.size or np.count_nonzero(data == 0x7F):
         return None
-    large = len(body) >= 2**31 - 1
+    large = len(body) >= LARGE
     offsets = np.empty(ends.size + 1, np.int64 if large else np.int32)
     offsets[0] = 0
     offsets[1:] = ends + 1
