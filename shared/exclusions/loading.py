@@ -196,24 +196,23 @@ def _split(data: np.ndarray, ends: np.ndarray, starts: np.ndarray, hashed: bool,
         key[word == int.from_bytes(name.encode(), "little")] = number
     if (key < 0).any() or not ((key[1:] > key[:-1]) | head[1:]).all():
         return None  # an unknown key, or keys not sorted and unique within a line
+    # Every value as the even element of one array over the body: (start, end) of each
+    # value, in body order; the odd elements are the bytes between two values.
+    bounds = np.empty(2 * pairs.shape[0], dtype=np.int64 if large else np.int32)
+    bounds[0::2] = pairs[:, 2] + 1
+    bounds[1::2] = pairs[:, 3]
+    spans = (pa.LargeStringArray if large else pa.StringArray).from_buffers(
+        bounds.size - 1, pa.py_buffer(bounds), pa.py_buffer(data))
     columns = {}
-    picks = 2 * np.arange(ends.size)
     for number, name in enumerate(names):
         at = np.flatnonzero(key == number)
         if at.size == 0:
             columns[name] = pa.nulls(ends.size, pa.string())
             continue
-        rows = line[at]
-        # (start, end) of each row's value, an empty span where the row has none; the odd
-        # spans are the bytes between two values, dropped by the take.
-        bounds = np.repeat(starts, 2)
-        bounds[2 * rows] = pairs[at, 2] + 1
-        bounds[2 * rows + 1] = pairs[at, 3]
-        bounds = np.append(bounds, bounds[-1]).astype(np.int64 if large else np.int32)
-        spans = (pa.LargeStringArray if large else pa.StringArray).from_buffers(
-            bounds.size - 1, pa.py_buffer(bounds), pa.py_buffer(data))
+        picks = np.zeros(ends.size, dtype=np.int64)
+        picks[line[at]] = 2 * at
         present = np.zeros(ends.size, dtype=bool)
-        present[rows] = True
+        present[line[at]] = True
         column = spans.take(pa.array(picks, mask=~present))
         columns[name] = column.cast(pa.string()) if large else column
     return pa.table(columns)

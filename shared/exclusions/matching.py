@@ -185,7 +185,7 @@ class HashIndex:
             targets = slots[pending]
             free = np.flatnonzero(self.keys[targets] == 0)
             # Of the keys that want the same free slot, the first takes it; the rest move on.
-            taken, first = np.unique(targets[free], return_index=True)
+            taken, first = _first_of_each(targets[free])
             placed = pending[free[first]]
             self.keys[taken] = keys[placed]
             self.values[taken] = values[placed]
@@ -204,11 +204,12 @@ class HashIndex:
         self.group_start = np.zeros(0, dtype=np.intp)
         self.group_size = np.zeros(0, dtype=np.intp)
         self.group_positions = np.zeros(0, dtype=np.int64)
-        order = np.lexsort((values, keys))
+        order = np.argsort(keys)
         keys, values = keys[order], values[order]
-        unique, starts = np.unique(keys, return_index=True)
-        if unique.size == keys.size:
+        starts = np.flatnonzero(np.diff(keys, prepend=keys[:1] - np.uint64(1)) != 0)
+        if starts.size == keys.size:
             return keys, values
+        unique = keys[starts]
         merged = np.maximum.reduceat(values, starts)  # the position, or NO_RULE if none
         rules = np.add.reduceat((values >= 0).astype(np.intp), starts)
         shared = np.flatnonzero(rules > 1)
@@ -217,7 +218,8 @@ class HashIndex:
             self.group_size = rules[shared]
             self.group_start = np.concatenate([[0], np.cumsum(self.group_size)[:-1]])
             self.group_positions = np.concatenate(
-                [values[s:e][values[s:e] >= 0] for s, e in zip(starts[shared], ends, strict=True)])
+                [np.sort(values[s:e][values[s:e] >= 0])
+                 for s, e in zip(starts[shared], ends, strict=True)])
             merged[shared] = _GROUP - np.arange(shared.size)
         return unique, merged
 
@@ -250,6 +252,14 @@ class HashIndex:
         for j in range(int(self.group_size[group].max())):
             member = self.group_size[group] > j
             yield grouped[member], self.group_positions[self.group_start[group[member]] + j]
+
+
+def _first_of_each(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_index=True)``, without sorting values already sorted."""
+    if values.size and (values[1:] >= values[:-1]).all():
+        first = np.flatnonzero(np.diff(values, prepend=values[:1] - 1) != 0)
+        return values[first], first
+    return np.unique(values, return_index=True)
 
 
 # -- batches -------------------------------------------------------------------------------------
