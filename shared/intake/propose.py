@@ -116,11 +116,8 @@ def parse_candidates(
         try:
             scope, note = parse_one(address, kind, bare_host or "github.com")
             parsed.append(Parsed(candidate, scope, None, note))
-        except ScopeError as error:
+        except ScopeError as error:  # "http://[::1/…" included: invalid_url
             parsed.append(Parsed(candidate, None, error, None))
-        except ValueError as error:  # urlsplit: "http://[::1/…" is no address at all
-            refusal = ScopeError("scope", "invalid_address", f"not an address: {error}")
-            parsed.append(Parsed(candidate, None, refusal, None))
     return parsed
 
 

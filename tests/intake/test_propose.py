@@ -279,7 +279,7 @@ def test_a_refused_narrower_field_never_leaves_a_wider_request():
 @pytest.mark.parametrize(
     ("text", "code"),
     [
-        ("see http://[::1/foo/bar", "invalid_address"),
+        ("see http://[::1/foo/bar", "invalid_url"),
         ("git@github.com:a/b/../c", "invalid_path"),
         ("https://github.com/%ZZ/x", "invalid_owner"),
         ("ssh://git@[fe80::1%eth0]/x/y", "invalid_host"),
