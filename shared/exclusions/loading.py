@@ -1,6 +1,6 @@
-"""Load a list body into columns, as strictly as ``format.parse_body`` and ~15x faster.
+"""Load a list body into columns, as strictly as ``format.parse_body`` and ~15-20x faster.
 
-``parse_body`` checks a million rules in ~13 s (one ``json.loads``, one RFC 8785
+``parse_body`` checks a million rules in 13-25 s (one ``json.loads``, one RFC 8785
 re-serialisation and one ``validate_rule`` per line). ``load_rules`` makes the same decision
 for the whole body at once, in Arrow and numpy, and returns the rules as a table (one row
 per rule, in body order; a column per field, null where a rule has no such field), from
