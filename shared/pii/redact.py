@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from shared.atomic import write_atomic
 from shared.pii.findings import Finding
 from shared.pii.scanner import Scanner, iter_files
 
@@ -136,7 +135,7 @@ def redact_file(
             pseudonymize_ips=pseudonymize_ips,
         )
         data = text.encode("utf-8", "surrogatepass")
-    _write_atomically(Path(target), data, Path(source))
+    write_atomic(Path(target), data, mode_from=Path(source))
     return len(applied)
 
 
@@ -172,16 +171,3 @@ def redact_tree(
     return len(files), replaced
 
 
-def _write_atomically(target: Path, data: bytes, mode_from: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        shutil.copymode(mode_from, temporary)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from shared.atomic import write_atomic
 from shared.canonical import canonical_json
 from shared.exclusions.apply import BatchMatcher
 from shared.exclusions.format import Matcher
@@ -52,7 +53,6 @@ from shared.rebuild.release import (
     catalog_lines,
     sha256_file,
     shard_of,
-    write_atomic,
     write_table,
 )
 
