@@ -294,6 +294,6 @@ def test_rule_list_reads_rules_on_demand_and_pickles_small():
     with pytest.raises(IndexError):
         listed[3]
     copied = pickle.loads(pickle.dumps(listed))  # noqa: S301 (our own bytes)
-    assert copied._all is None and list(copied) == expected
+    assert copied._all is None and copied._read == {} and list(copied) == expected
     hashed = build_body(rules, salt=SALT)
     assert list(Matcher(hashed, SALT).rules) == parse_body(hashed, hashed=True)
