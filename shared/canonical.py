@@ -33,6 +33,8 @@ def canonical_json(value: Any) -> bytes:
         return rfc8785.dumps(value)
     except (rfc8785.CanonicalizationError, RecursionError) as error:
         raise CanonicalJSONError(str(error)) from None
+    except UnicodeEncodeError:  # a lone surrogate in a key: rfc8785 sorts keys as UTF-16
+        raise CanonicalJSONError("input contains non-UTF-8 codepoints") from None
 
 
 def _refuse_floats(value: Any) -> None:

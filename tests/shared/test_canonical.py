@@ -56,6 +56,7 @@ def test_integers_and_nesting():
         {"n": 2**53},
         {1: "non-string key"},
         {"s": "lone \ud800 surrogate"},
+        {"lone \ud800 surrogate in a key": 1, "a": 2},  # rfc8785 raised UnicodeEncodeError
         {"b": b"bytes"},
         {"s": {1, 2}},
     ],
@@ -72,6 +73,7 @@ def test_values_without_a_canonical_form_are_refused(value):
         b'{"a": 1}',  # whitespace
         b'{"a":1,"a":1}',  # duplicate key
         b'{"a":"\\u00e9"}',  # escaped where JCS writes the character
+        b'{"\\ud800":"x"}',  # a lone surrogate in a key
         b'{"a":1.5}',
         b'{"a":1e2}',
         b'{"a":NaN}',
