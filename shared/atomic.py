@@ -23,7 +23,9 @@ def atomic_path(target: Path, mode_from: Path | None = None) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    # Ending with the target's name, the temporary keeps its extension (.gz, .parquet) for
+    # writers that choose a format from it.
+    fd, name = tempfile.mkstemp(prefix=".tmp-", suffix=f"-{target.name}", dir=target.parent)
     os.close(fd)
     temporary = Path(name)
     try:

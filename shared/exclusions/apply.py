@@ -14,9 +14,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
-import os
 import queue
-import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -29,6 +27,7 @@ import pyarrow as pa
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from shared.atomic import atomic_path
 from shared.exclusions.format import Matcher
 from shared.exclusions.matching import ApplyError, BatchMatcher, Columns
 
@@ -136,19 +135,11 @@ def apply_shard(
 ) -> ShardReport:
     """Filter one shard into ``target`` atomically; count removals per rule into ``report``."""
     shard = ShardReport(str(source), str(target), bytes_in=source.stat().st_size)
-    fd, temp = tempfile.mkstemp(prefix=".tmp-", suffix=f"-{target.name}", dir=target.parent)
-    os.close(fd)
-    try:
+    with atomic_path(target) as temp:
         if shard_format(source) == "parquet":
-            _filter_parquet(matcher, source, Path(temp), shard, report, progress)
+            _filter_parquet(matcher, source, temp, shard, report, progress)
         else:
-            _filter_jsonl(matcher, source, Path(temp), shard, report, progress)
-        with open(temp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+            _filter_jsonl(matcher, source, temp, shard, report, progress)
     report.shards.append(shard)
     return shard
 

@@ -54,6 +54,7 @@ from pathlib import Path
 
 import requests
 
+from shared.atomic import write_atomic
 from shared.exclusions.format import Matcher, RuleError
 from shared.exclusions.manifest import (
     MalformedManifestError,
@@ -261,19 +262,6 @@ def load_state(state_dir: str | os.PathLike) -> SavedState | None:
     return SavedState(version, note, folder / "manifest.note", folder / "body.jsonl", etag)
 
 
-def _write_file(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -284,7 +272,7 @@ def _fsync_dir(path: Path) -> None:
 
 def _write_state(root: Path, manifest: Manifest, note: bytes, etag: str | None) -> None:
     state = {"etag": etag, "manifest_sha256": note_hash(note), "version": manifest.version}
-    _write_file(root / "state.json", json.dumps(state, sort_keys=True).encode() + b"\n")
+    write_atomic(root / "state.json", json.dumps(state, sort_keys=True).encode() + b"\n")
     _fsync_dir(root)
 
 
@@ -297,8 +285,8 @@ def _save(
     folder = lists / str(manifest.version)
     staging = Path(tempfile.mkdtemp(prefix=f".{manifest.version}.", dir=lists))
     try:
-        _write_file(staging / "body.jsonl", body)
-        _write_file(staging / "manifest.note", note)
+        write_atomic(staging / "body.jsonl", body)
+        write_atomic(staging / "manifest.note", note)
         _fsync_dir(staging)
         if folder.exists():  # a leftover of an interrupted run, never pointed at by state
             shutil.rmtree(folder)

@@ -320,7 +320,8 @@ def _signatures(rows, candidates, candidate_index, blobs, work, config, progress
         f"{dedup.SCHEME}:{dedup.SHINGLE_HASH}".encode()
     ).hexdigest()[:16]
     known: dict[str, bytes | None] = {}
-    for part in sorted(folder.glob("*.parquet")) if folder.is_dir() else []:
+    parts = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    for part in (p for p in parts if not p.name.startswith(".")):  # not a crash's temporary
         table = pq.read_table(part)
         known.update(zip(table["blob_id"].to_pylist(), table["signature"].to_pylist(),
                          strict=True))
