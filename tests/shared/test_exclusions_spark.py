@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
-
-# No skips: pyspark is in the test extra and ./dev test installs Java when it is missing, so a
-# missing engine is a broken set-up that must fail loudly.
 import pytest
 
 from shared.exclusions.apply import BatchMatcher, Columns
@@ -18,20 +13,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
     pytest.mark.filterwarnings("ignore::ResourceWarning"),
 ]
-
-
-@pytest.fixture(scope="module")
-def spark():
-    from pyspark.sql import SparkSession
-
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    session = (SparkSession.builder.master("local[2]").appName("optout-test")
-               .config("spark.ui.enabled", "false")
-               .config("spark.sql.shuffle.partitions", "2")
-               .config("spark.driver.memory", "1g").getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 @pytest.mark.parametrize("salt", [None, new_salt()], ids=["plain", "privacy"])
