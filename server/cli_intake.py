@@ -53,9 +53,13 @@ def export_command(checkpoint: Path, model_dir: Path, name: str | None):
       optout intake export ./mobilebert-uncased-squad-v2 ./instance/intake-model
     """
     try:
-        from shared.intake.export import ExportError, export
+        from shared.intake.export import ExportError, check_checkpoint, export
     except ImportError:
         _fail(EXPORT_HINT)
+    try:  # before importing torch (seconds): a wrong folder fails at once
+        check_checkpoint(checkpoint)
+    except (ExportError, OSError) as error:
+        _fail(str(error))
     try:
         import torch  # noqa: F401
         import transformers  # noqa: F401
