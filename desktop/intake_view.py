@@ -507,8 +507,7 @@ class IntakeView(QWidget):
             self.model.mark_submitted(position, request["id"])
             self._update_editor()
         self.receipt = receipt
-        server = self.ctx.session.server if self.ctx.session else ""
-        link = f"{server}/status?t={receipt['status_token']}"
+        link = receipt["status_url"]
         self.receipt_text.setText(
             f"Submitted as request <b>#{request['id']}</b> ({_e(request['state'])}): "
             f"{_e(request['scope'])}.<br>Send the sender this status link, shown only once, "

@@ -95,6 +95,10 @@ class ReceiptSchema(ma.Schema):
         required=True,
         metadata={"description": "secret; shown once; acts as the owner on this request only"},
     )
+    status_url = fields.String(
+        required=True,
+        metadata={"description": "the owner's status page, with the token (PUBLIC_URL based)"},
+    )
     next = fields.String(required=True)
 
 

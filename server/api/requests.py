@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import url_for
+from flask import current_app, url_for
 from marshmallow import RAISE
 
 from server.api.blueprint import Blueprint
@@ -46,7 +46,10 @@ def submit(body):
     data = request_dict(req, None)
     headers = etag_header(data)
     headers["Location"] = url_for("requests.read", request_id=req.id)
-    return {"request": data, "status_token": token, "next": NEXT_STEP}, 201, headers
+    status_url = (current_app.config["PUBLIC_URL"].rstrip("/")
+                  + url_for("owners.status", t=token))
+    return ({"request": data, "status_token": token, "status_url": status_url,
+             "next": NEXT_STEP}, 201, headers)
 
 
 @bp.route("/requests", methods=["GET"])

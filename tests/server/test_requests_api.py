@@ -359,3 +359,18 @@ def test_scope_parsing_over_the_api(live_server):
     assert broken.status_code == 200, broken.text
     assert [line["error"]["code"] if line["error"] else None
             for line in broken.json()["lines"]] == ["invalid_url", None]
+
+
+def test_the_receipt_carries_the_owner_status_link(app, live_server):
+    import requests
+
+    app.config["PUBLIC_URL"] = "https://optout.example/"
+    resp = requests.post(f"{live_server}/api/v1/requests", timeout=10,
+                         json={"kind": "owner", "host": "github.com", "owner": "octo"})
+    assert resp.status_code == 201, resp.text
+    receipt = resp.json()
+    assert receipt["status_url"] == (
+        f"https://optout.example/status?t={receipt['status_token']}")
+    page = requests.get(live_server + receipt["status_url"].removeprefix("https://optout.example"),
+                        timeout=10)
+    assert page.status_code == 200 and "octo" in page.text
