@@ -92,11 +92,6 @@ def sequence(limit: int = SEQUENCE_BATCH) -> int:
     return _fold_queue(head.size, limit) - head.size
 
 
-def queued() -> int:
-    """How many committed entries wait for the sequencer."""
-    return AuditQueue.select().count()
-
-
 def _fold_queue(size: int, limit: int | None = None) -> int:
     """Move queued entries (oldest first) into the log at ``size``; return the new size."""
     while True:
