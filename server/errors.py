@@ -103,7 +103,10 @@ def init_app(app: Flask) -> None:
         if isinstance(error, OperationalError | InterfaceError | MaxConnectionsExceeded):
             # The database is down, unreachable, or busy beyond every timeout: say so, and
             # that trying again later may work. Nothing was stored (the transaction failed).
-            log.error("database unavailable: %s", type(error).__name__)
+            # The driver's first line says why ("no such table", "connection refused", a
+            # timeout) without a traceback; drivers do not echo passwords or bound values.
+            first = str(error).splitlines()[0] if str(error) else ""
+            log.error("database unavailable: %s: %s", type(error).__name__, first[:200])
             return respond(ApiError(503, "database_unavailable",
                                     "the database is unavailable; try again later",
                                     headers={"Retry-After": "5"}))

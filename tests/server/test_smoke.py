@@ -40,3 +40,5 @@ def test_an_unreachable_database_is_a_503_not_a_500(url, instance, caplog):
         server.shutdown()
         thread.join(5)
     assert "Traceback" not in caplog.text
+    reason = "Connection refused" if url.startswith("postgresql") else "unable to open database"
+    assert "database unavailable: OperationalError:" in caplog.text and reason in caplog.text
