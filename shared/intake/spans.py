@@ -1,7 +1,8 @@
 """Span post-processing for SQuAD v2 style extractive QA: best span or abstention.
 
 For each window the model gives a start and an end logit per token. A span (i, j) of context
-tokens scores ``start[i] + end[j]`` with ``i <= j < i + max_answer_tokens``; the [CLS] token
+tokens scores ``start[i] + end[j]`` with ``i <= j < i + max_answer_tokens``, where i begins
+a word and j ends one (an answer is whole words, never "doc" of "docs"); the [CLS] token
 scores the null answer ``start[0] + end[0]``. Over all windows of one question the best span
 is compared with the smallest null score: the model answers only when the span beats it by
 more than ``threshold`` (the SQuAD v2 evaluation's rule), and otherwise abstains.
@@ -38,9 +39,17 @@ class Answer:
 
 
 def best_span_in_window(
-    start_logits: np.ndarray, end_logits: np.ndarray, first: int, count: int, max_tokens: int
+    start_logits: np.ndarray,
+    end_logits: np.ndarray,
+    first: int,
+    count: int,
+    max_tokens: int,
+    edges: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[float, int, int]:
-    """Return (score, i, j) of the best span among ``count`` tokens from ``first``."""
+    """Return (score, i, j) of the best span among ``count`` tokens from ``first``.
+
+    ``edges`` (from ``Context.word_edges``) says which tokens may begin and end a span.
+    """
     if count <= 0:
         return -math.inf, -1, -1
     starts = np.asarray(start_logits[first : first + count], dtype=np.float64)
@@ -48,6 +57,10 @@ def best_span_in_window(
     scores = starts[:, None] + ends[None, :]
     i, j = np.indices(scores.shape)
     scores[(j < i) | (j >= i + max_tokens)] = -np.inf
+    if edges is not None:
+        begins, closes = edges
+        scores[~begins, :] = -np.inf
+        scores[:, ~closes] = -np.inf
     flat = int(np.argmax(scores))
     row, col = divmod(flat, count)
     return float(scores[row, col]), row, col
@@ -72,7 +85,12 @@ def best_answer(
         starts, ends = start_logits[row], end_logits[row]
         null = min(null, float(starts[0]) + float(ends[0]))
         score, i, j = best_span_in_window(
-            starts, ends, window.context_start, window.token_count, max_answer_tokens
+            starts,
+            ends,
+            window.context_start,
+            window.token_count,
+            max_answer_tokens,
+            context.word_edges(window.token_start, window.token_count),
         )
         if score > best[0]:
             best = (score, window.token_start + i, window.token_start + j)

@@ -18,11 +18,32 @@ MAX_QUESTION_TOKENS = 64
 
 @dataclass(frozen=True)
 class Context:
-    """A message tokenised once: its WordPiece ids and each token's character span."""
+    """A message tokenised once: its WordPiece ids, each token's character span and word.
+
+    ``words`` numbers the pre-tokenised words ("docs" is one word of two pieces, doc ##s;
+    punctuation is a word of its own); None treats every token as a word.
+    """
 
     text: str
     ids: list[int]
     offsets: list[tuple[int, int]]
+    words: list[int] | None = None
+
+    def word_edges(self, first: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """Which of ``count`` tokens from ``first`` may begin, and which may end, an answer.
+
+        An answer is whole words: it never begins on a continuation piece nor ends before
+        one (the null answer aside, "doc" is not an answer found in "docs").
+        """
+        if self.words is None:
+            every = np.ones(count, dtype=bool)
+            return every, every
+        words = np.asarray(self.words[first : first + count])
+        before = self.words[first - 1] if first > 0 else None
+        after = self.words[first + count] if first + count < len(self.words) else None
+        begins = words != np.concatenate(([-1 if before is None else before], words[:-1]))
+        ends = words != np.concatenate((words[1:], [-1 if after is None else after]))
+        return begins, ends
 
 
 @dataclass(frozen=True)
@@ -39,7 +60,12 @@ class Window:
 
 def tokenize_context(tokenizer, text: str) -> Context:
     encoding = tokenizer.encode(text, add_special_tokens=False)
-    return Context(text, list(encoding.ids), [tuple(o) for o in encoding.offsets])
+    return Context(
+        text,
+        list(encoding.ids),
+        [tuple(o) for o in encoding.offsets],
+        [-1 if w is None else w for w in encoding.word_ids],
+    )
 
 
 def tokenize_question(tokenizer, question: str) -> list[int]:

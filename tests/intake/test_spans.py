@@ -119,3 +119,29 @@ def test_best_span_in_window_searches_every_pair():
         score, i, j = best_span_in_window(s, e, 2, 8, 3)
         brute = max((s[2 + a] + e[2 + b], a, b) for a in range(8) for b in range(a, min(8, a + 3)))
         assert (score, i, j) == pytest.approx(brute)
+
+
+def test_an_answer_is_whole_words_never_part_of_one():
+    # "keep docs." as the tokenizer cuts it: keep | doc ##s | . (word ids 0, 1, 1, 2)
+    text = "keep docs."
+    context = Context(text, [1, 2, 3, 4], [(0, 4), (5, 8), (8, 9), (9, 10)], [0, 1, 1, 2])
+    window = Window(0, [101, 7, 102, 1, 2, 3, 4, 102], [0, 0, 0, 1, 1, 1, 1, 1], 3, 0, 4)
+    # The logits favour "doc" (start and end on piece 1), which is not a whole word.
+    start = np.array([[0.0, -9, -9, -9, 8, -9, -9, -9]])
+    end = np.array([[0.0, -9, -9, -9, 8, 3, -9, -9]])
+    got = best_answer([window], start, end, context)
+    assert (got.text, got.span_score) == ("docs", 11)
+    start[0, 5] = 12  # ...and the best start is the continuation piece "##s"
+    assert best_answer([window], start, end, context).text == "docs"
+    # Without word numbers every token is a word, as before.
+    loose = Context(text, context.ids, context.offsets)
+    assert best_answer([window], start, end, loose).text == "doc"
+
+
+def test_word_edges_at_a_window_cut_inside_a_word():
+    context = Context("", [1, 2, 3, 4, 5], [(i, i + 1) for i in range(5)], [0, 1, 1, 1, 2])
+    begins, ends = context.word_edges(2, 2)  # the window holds the 2nd and 3rd piece of word 1
+    assert begins.tolist() == [False, False] and ends.tolist() == [False, True]
+    begins, ends = context.word_edges(0, 5)
+    assert begins.tolist() == [True, True, False, False, True]
+    assert ends.tolist() == [True, False, False, True, True]
