@@ -37,8 +37,15 @@ NOT_NAMES = _words(
     "called named repo repos repository repositories project projects account user "
     "username organisation organization org group namespace workspace team the my our "
     "this that it me i we you github gitlab codeberg bitbucket gitea sourcehut file "
-    "handle owner"
+    "handle owner pls please thanks thx branch commit tree blob"
 )
+# File names that carry no dot, slash or underscore; any other path the model reads must.
+PLAIN_FILE_NAMES = _words(
+    "makefile dockerfile containerfile license licence readme copying authors notice "
+    "procfile gemfile rakefile jenkinsfile vagrantfile brewfile codeowners"
+)
+# Words that turn "everything" around: "not everything, only blog", "I don't want all".
+_NEGATED = re.compile(r"(?i)(\b(?:not|no|never|nor)|n't|n’t)(\s+\w+)?\W*$")
 # Top-level domains a forge is likely to sit under; "lena.schmidt" is a name, not a host.
 HOST_TLDS = _words(
     "com org net io dev co app ai eu de fr uk nl ch at be se no dk fi es it pl cz pt ie "
@@ -98,6 +105,11 @@ def _clean_name(text: str) -> str:
     return text.lstrip("@")
 
 
+def _clean_path(text: str) -> str:
+    """Like a name, but a leading dot is part of the file (".env"); a leading / is not."""
+    return text.strip().strip("\"'`“”‘’()[]<>,;:").rstrip(".").lstrip("/")
+
+
 def model_fields(
     answers: dict[str, Answer], text: str = ""
 ) -> tuple[dict[str, FieldValue], dict[str, str]]:
@@ -113,7 +125,7 @@ def model_fields(
         HOST: normalize_host_answer,
         OWNER: lambda t: check_owner(_clean_name(t)),
         NAME: lambda t: check_name(_clean_name(t)),
-        PATH: lambda t: check_path(_clean_name(t).lstrip("/")) if not _SPACE.search(t) else "",
+        PATH: lambda t: check_path(_clean_path(t)) if not _SPACE.search(t) else "",
         EXTENT: lambda t: t.strip(),
         EXCEPTION: lambda t: t.strip(),
     }
@@ -129,8 +141,12 @@ def model_fields(
             refused[key] = f"{answer.text!r} is not a {key}"
         elif key in (OWNER, NAME, PATH) and _cuts_a_word(text, answer):
             refused[key] = f"{answer.text!r} is part of a longer word"
-        elif key in (OWNER, NAME) and str(value).lower() in NOT_NAMES:
+        elif key in (OWNER, NAME, PATH) and str(value).lower() in NOT_NAMES:
             refused[key] = f"{answer.text!r} is a word of the sentence, not a {key}"
+        elif key == PATH and not _looks_like_a_file(str(value)):
+            refused[key] = f"{answer.text!r} does not look like a file path"
+        elif key == EXTENT and _NEGATED.search(text[: answer.start or 0][-30:]):
+            refused[key] = f"the message says not {answer.text!r}"
         else:
             usable[key] = FieldValue(
                 value, answer.text, answer.start, answer.end, answer.confidence, "model"
@@ -140,6 +156,11 @@ def model_fields(
         refused[EXCEPTION] = f"no word of exception in the message ({usable.pop(EXCEPTION).text!r})"
     _refuse_shared_spans(usable, refused)
     return usable, refused
+
+
+def _looks_like_a_file(path: str) -> bool:
+    """"config/app.yml", ".env", "id_rsa", "Makefile": yes; "consent", "relaybot": no."""
+    return bool(re.search(r"[/._]", path)) or path.lower() in PLAIN_FILE_NAMES
 
 
 def _cuts_a_word(text: str, answer: Answer) -> bool:

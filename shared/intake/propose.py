@@ -33,6 +33,7 @@ from shared.scope_parser import parse_one
 WHOLE_WORDS = re.compile(
     r"(?i)\b(all|every|everything|whole|entire|entirely|complete|completely|any)\b"
 )
+_SENTENCE_END = re.compile(r"[.!?;](\s|$)|\n")
 _GROUP_PAGE = re.compile(r"(?i)^((?:https?://)?[^/\s]+/)groups/([^?#\s]+?)/?$")
 _FILE_MENTION = re.compile(
     r"(?<![\w/.-])(?:[\w.-]+/)*(?:\.[\w-]+|[\w-]+\.(?:"
@@ -189,10 +190,21 @@ def _hostless_proposals(parsed: list[Parsed], unresolved: list[Parsed]) -> list[
 
 
 def _block_exceptions(text: str, exception: FieldValue | None, proposals: list[Proposal]) -> None:
-    """Block what the message keeps part of: the model's exception, or a word of exception."""
+    """Block what the message keeps part of: the model's exception, or a word of exception.
+
+    After a word of exception comes what is kept ("all of it, but not the website repo"):
+    a proposal whose name or path is read there is the kept thing, blocked too.
+    """
     cue = EXCEPT_WORDS.search(text)
     for proposal in proposals:
-        if exception is not None:
+        kept = _after_cue(text, cue, proposal)
+        if kept is not None:
+            proposal.exceptions = [kept]
+            proposal.notes.append(
+                f"{kept.text!r} follows {cue.group(0)!r}: the message keeps it rather than "
+                "asking for its removal"
+            )
+        elif exception is not None:
             proposal.exceptions = [exception]
             proposal.notes.append(
                 f"the message keeps {exception.text!r}: a request cannot except part of "
@@ -207,6 +219,19 @@ def _block_exceptions(text: str, exception: FieldValue | None, proposals: list[P
                 f"the message says {said!r}: a whole-account request cannot except anything; "
                 "list what is to be removed instead"
             )
+
+
+def _after_cue(text: str, cue, proposal: Proposal) -> FieldValue | None:
+    """The proposal's name or path when it is read after the cue, in the same sentence."""
+    if cue is None:
+        return None
+    for key in ("name", "path"):
+        field = proposal.fields.get(key)
+        if field is None or field.start is None or field.start < cue.end():
+            continue
+        if not _SENTENCE_END.search(text[cue.end() : field.start]):
+            return field
+    return None
 
 
 def _guard_file_mentions(text: str, parsed: list[Parsed], proposals: list[Proposal]) -> None:

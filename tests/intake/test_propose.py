@@ -290,3 +290,77 @@ def test_malformed_addresses_are_reported_never_raised(text, code):
     result = Intake().run(text)
     assert result["proposals"] == []
     assert [a["error"]["code"] for a in result["addresses"]] == ([code] if code else [])
+
+
+def test_what_follows_a_word_of_exception_is_kept_not_removed():
+    text = "All of Quantum-Bakery's GitHub repositories should go, but not the website repo."
+    answers = says(text, owner="Quantum-Bakery", name="website", host="GitHub")
+    got, proposals = scopes(text, answers)
+    assert got == []
+    [proposal] = proposals
+    assert proposal.kind == "repository" and proposal.request_body() is None
+    assert proposal.exceptions[0].text == "website" and "keeps it" in proposal.notes[-1]
+    # Before the word, or in another sentence after it, a name is what is asked for.
+    text = "Remove the repo tiny-http of mkowalski on GitHub, but keep the issues though."
+    got, _ = scopes(text, says(text, owner="mkowalski", name="tiny-http", host="GitHub"))
+    assert got == [{"kind": "repository", "host": "github.com", "owner": "mkowalski",
+                    "name": "tiny-http"}]
+
+
+def test_not_everything_is_not_a_whole_account():
+    text = "I'm rdelacroix on GitHub. Not everything — only blog please."
+    answers = says(text, owner="rdelacroix", host="GitHub", extent="everything")
+    proposals, _, refused = propose(text, answers)
+    assert refused["extent"] == "the message says not 'everything'"
+    [waiting] = proposals  # an account, and no word of what to remove from it
+    assert waiting.request_body() is None and waiting.kind is None
+    text = "I'm rdelacroix on GitHub and I don't want everything of mine in it."
+    _, _, refused = propose(text, says(text, owner="rdelacroix", extent="everything"))
+    assert "extent" in refused
+    for text in ("I'm rdelacroix on GitHub, remove everything.",
+                 "I do not know how, but remove everything of rdelacroix on GitHub."):
+        answers = says(text, owner="rdelacroix", host="GitHub", extent="everything")
+        got, _ = scopes(text, answers)
+        assert got == [{"kind": "owner", "host": "github.com", "owner": "rdelacroix"}], text
+
+
+@pytest.mark.parametrize(
+    ("text", "fields", "refused"),
+    [
+        ("remove budget-app (github user nkemdirim) pls", {"name": "pls"}, "name"),
+        ("see https://github.com/rdelacroix/blog/tree/main — whole repo please, not just that "
+         "branch", {"path": "branch"}, "path"),
+    ],
+)
+def test_filler_words_are_not_names_or_paths(text, fields, refused):
+    _, _, why = propose(text, says(text, **fields))
+    assert why[refused].endswith(f"is a word of the sentence, not a {refused}")
+
+
+def test_a_whole_repository_url_stays_a_repository_when_the_model_reads_a_filler_path():
+    text = "see https://github.com/rdelacroix/blog/tree/main — whole repo please, not just that branch"
+    got, _ = scopes(text, says(text, path="branch", host="github"))
+    assert got == [{"kind": "repository", "host": "github.com", "owner": "rdelacroix",
+                    "name": "blog"}]
+
+
+@pytest.mark.parametrize(
+    ("text", "path", "refused"),
+    [
+        ("I found my project at https://github.com/ana-ribeiro/ledger-cli . I did not "
+         "consent, take it out please.", "consent", True),
+        ("our repository https://codeberg.org/fediverse-tools/relaybot should not be used. "
+         "Regards, the relaybot maintainers", "relaybot", True),
+        ("The Makefile of https://github.com/ana-ribeiro/ledger-cli has my address.",
+         "Makefile", False),
+        ("id_rsa in https://github.com/ana-ribeiro/ledger-cli is my key.", "id_rsa", False),
+        ("The file .env of https://github.com/ana-ribeiro/ledger-cli leaks.", ".env", False),
+    ],
+)
+def test_a_path_read_by_the_model_must_look_like_a_file(text, path, refused):
+    got, _ = scopes(text, says(text, path=path))
+    kinds = [g["kind"] for g in got]
+    if refused:
+        assert kinds == ["repository"]  # the URL's repository, not a file named "consent"
+    else:
+        assert kinds == ["file"] and got[0]["path"] == path
