@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from shared.intake.candidates import PLAIN_FILE_NAMES
 from shared.intake.questions import EXCEPTION, EXTENT, HOST, NAME, OWNER, PATH
 from shared.intake.spans import Answer
 from shared.scope import ScopeError, check_name, check_owner, check_path
@@ -37,12 +38,13 @@ NOT_NAMES = _words(
     "called named repo repos repository repositories project projects account user "
     "username organisation organization org group namespace workspace team the my our "
     "this that it me i we you github gitlab codeberg bitbucket gitea sourcehut file "
-    "handle owner pls please thanks thx branch commit tree blob"
-)
-# File names that carry no dot, slash or underscore; any other path the model reads must.
-PLAIN_FILE_NAMES = _words(
-    "makefile dockerfile containerfile license licence readme copying authors notice "
-    "procfile gemfile rakefile jenkinsfile vagrantfile brewfile codeowners"
+    "handle owner pls please thanks thx branch commit tree blob "
+    # English function words: a reading model that lands beside a name picks them up
+    # ("the scraper repo by ivanov-d" read as the repository "by").
+    "a an and or nor of by in on at to for from with into onto about can could should "
+    "would will shall may might must is are was were be been being it its as if so not "
+    "no yes also just only all any some every each his her their them they he she your "
+    "yours mine ours personal private public rest stay"
 )
 # Words that turn "everything" around: "not everything, only blog", "I don't want all".
 _NEGATED = re.compile(r"(?i)(\b(?:not|no|never|nor)|n't|n’t)(\s+\w+)?\W*$")

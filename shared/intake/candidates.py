@@ -29,6 +29,12 @@ FILE_SUFFIXES = _words(
     "sh bash zsh ps1 pem key crt xml csv tsv html css scss ts tsx jsx lock sql log pdf "
     "png jpg svg gz zip"
 )
+# File names that carry no dot or slash: "keys/id_rsa" is a file, not the repository id_rsa.
+PLAIN_FILE_NAMES = _words(
+    "makefile dockerfile containerfile license licence readme copying authors notice "
+    "procfile gemfile rakefile jenkinsfile vagrantfile brewfile codeowners id_rsa id_dsa "
+    "id_ecdsa id_ed25519 known_hosts authorized_keys htpasswd netrc pgpass"
+)
 NOT_OWNERS = _words(
     "and or he she his her they them their either yes no on off true false input output "
     "read write and/or s n a i we us our you your it this that"
@@ -73,6 +79,6 @@ def _looks_like_repository(piece: str, text: str, end: int) -> bool:
     if owner.lower() in NOT_OWNERS or owner.isdigit() or name.isdigit():
         return False
     suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if suffix in FILE_SUFFIXES or name.startswith("."):
+    if suffix in FILE_SUFFIXES or name.startswith(".") or name.lower() in PLAIN_FILE_NAMES:
         return False
     return not (end < len(text) and text[end] == "/")  # a longer path: a file, not a repo

@@ -364,3 +364,29 @@ def test_a_path_read_by_the_model_must_look_like_a_file(text, path, refused):
         assert kinds == ["repository"]  # the URL's repository, not a file named "consent"
     else:
         assert kinds == ["file"] and got[0]["path"] == path
+
+
+@pytest.mark.parametrize(
+    ("text", "fields"),
+    [
+        ("Hey, the scraper repo by ivanov-d on GitHub should not be in your dataset.",
+         {"owner": "ivanov-d", "name": "by", "host": "GitHub"}),
+        ("Please remove the grid-sim repository of helios-energy on GitHub.",
+         {"owner": "helios-energy", "name": "of", "host": "GitHub"}),
+        ("The repository notes of ycheng on GitHub is personal, please exclude it.",
+         {"owner": "personal", "name": "notes", "host": "GitHub"}),
+    ],
+)
+def test_a_function_word_is_never_a_name(text, fields):
+    got, _ = scopes(text, says(text, **fields))
+    assert got == []
+
+
+def test_a_bare_key_file_is_a_file_not_a_repository():
+    text = "There's a private key at keys/id_rsa in the repo dotfiles of osamu-t on GitHub."
+    got, _ = scopes(text, says(text, host="GitHub"))
+    assert got == []  # not the repository keys/id_rsa
+    answers = says(text, host="GitHub", owner="osamu-t", name="dotfiles", path="keys/id_rsa")
+    got, _ = scopes(text, answers)
+    assert got == [{"kind": "file", "host": "github.com", "owner": "osamu-t",
+                    "name": "dotfiles", "path": "keys/id_rsa"}]
