@@ -104,6 +104,11 @@ EXCEPTIONS = (
     ", apart from {exception}.",
     ". Keep {exception} though.",
     " excluding the {exception} repo.",
+    " except for {exception}.",
+    ", other than {exception}.",
+    ", with the exception of {exception}.",
+    ". Leave {exception} in, please.",
+    " except the repository {exception}.",
 )
 REPO_CORE = (
     "Please remove the repository {name} of {owner}{H: on {host}}.",
@@ -148,7 +153,9 @@ def _ident(rng: random.Random, parts: int) -> str:
 def _values(rng: random.Random) -> dict[str, str]:
     a, b = rng.choice(WORDS), rng.choice(WORDS)
     name = rng.choice((_ident(rng, 2), a, f"{a}-{b}", f"{a}.js", f"{a}_{b}"))
-    exception = rng.choice(WORDS)
+    # What is kept is a repository: a plain word ("docs") or a name like any other.
+    other = rng.choice(WORDS)
+    exception = rng.choice((other, other, _ident(rng, 2), f"{rng.choice(WORDS)}-{other}"))
     return {
         OWNER: _ident(rng, rng.randint(2, 3)),
         NAME: name,
@@ -197,11 +204,11 @@ def make_example(rng: random.Random) -> Example:
     values = _values(rng)
     with_host = rng.random() < 0.75
     roll = rng.random()
-    if roll < 0.25:
+    if roll < 0.3:
         kind, template = "owner", rng.choice(OWNER_CORE)
-        if rng.random() < 0.35:
+        if rng.random() < 0.65:
             template = template.rstrip(".?") + rng.choice(EXCEPTIONS)
-    elif roll < 0.55:
+    elif roll < 0.58:
         kind, template = "repository", rng.choice(REPO_CORE)
     elif roll < 0.87:
         kind, template = "file", rng.choice(FILE_CORE)
