@@ -72,3 +72,12 @@ def test_export_without_a_checkpoint_fails_in_one_line(run, tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         f"error: {tmp_path / 'nothing'} is not a checkpoint directory"]
+
+
+@pytest.mark.parametrize(
+    "args", [["--target", "0"], ["--target", "1.5"], ["--max-steps", "10"], ["--seed", "x"]]
+)
+def test_train_tiny_refuses_bad_settings_before_any_work(run, tmp_path, args):
+    done = run("train-tiny", str(tmp_path / "ck"), *args)
+    assert done.returncode == 2 and "Invalid value" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "ck").exists()
