@@ -24,7 +24,12 @@ import re
 from dataclasses import dataclass, field
 
 from shared.intake.answers import EXCEPT_WORDS, FieldValue, model_fields
-from shared.intake.candidates import FILE_SUFFIXES, Candidate, find_candidates
+from shared.intake.candidates import (
+    FILE_SUFFIXES,
+    PLAIN_FILE_NAMES,
+    Candidate,
+    find_candidates,
+)
 from shared.intake.questions import EXCEPTION, EXTENT, HOST, NAME, OWNER, PATH
 from shared.intake.spans import Answer
 from shared.scope import ScopeError, build_scope
@@ -35,9 +40,14 @@ WHOLE_WORDS = re.compile(
 )
 _SENTENCE_END = re.compile(r"[.!?;](\s|$)|\n")
 _GROUP_PAGE = re.compile(r"(?i)^((?:https?://)?[^/\s]+/)groups/([^?#\s]+?)/?$")
+# Plain file names that are not also English words ("the license is MIT" names no file).
+_UNMISTAKABLE_FILES = sorted(PLAIN_FILE_NAMES - {"license", "licence", "readme", "copying",
+                                                "authors", "notice"})
 _FILE_MENTION = re.compile(
     r"(?<![\w/.-])(?:[\w.-]+/)*(?:\.[\w-]+|[\w-]+\.(?:"
     + "|".join(sorted(FILE_SUFFIXES))
+    + r")|(?i:"
+    + "|".join(_UNMISTAKABLE_FILES)
     + r"))(?![\w/])"
 )
 PARSER_CONFIDENCE = 1.0

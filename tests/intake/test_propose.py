@@ -386,7 +386,25 @@ def test_a_bare_key_file_is_a_file_not_a_repository():
     text = "There's a private key at keys/id_rsa in the repo dotfiles of osamu-t on GitHub."
     got, _ = scopes(text, says(text, host="GitHub"))
     assert got == []  # not the repository keys/id_rsa
+    # Without the model's path, the repository would be wider than asked: it waits.
+    answers = says(text, host="GitHub", owner="osamu-t", name="dotfiles")
+    got, proposals = scopes(text, answers)
+    assert got == [] and proposals[0].kind == "repository" and "path" in proposals[0].missing
+    assert "'keys/id_rsa'" in proposals[0].notes[-1]
     answers = says(text, host="GitHub", owner="osamu-t", name="dotfiles", path="keys/id_rsa")
     got, _ = scopes(text, answers)
     assert got == [{"kind": "file", "host": "github.com", "owner": "osamu-t",
                     "name": "dotfiles", "path": "keys/id_rsa"}]
+
+
+def test_an_english_word_that_is_also_a_file_name_does_not_hold_a_repository_back():
+    text = "Please remove the repository tidal-api of kestrel-analytics on GitHub, its license " \
+           "does not allow it."
+    answers = says(text, owner="kestrel-analytics", name="tidal-api", host="GitHub")
+    got, _ = scopes(text, answers)
+    assert got == [{"kind": "repository", "host": "github.com", "owner": "kestrel-analytics",
+                    "name": "tidal-api"}]
+    text = text.replace("its license", "its Dockerfile")
+    got, proposals = scopes(text, says(text, owner="kestrel-analytics", name="tidal-api",
+                                       host="GitHub"))
+    assert got == [] and proposals[0].missing == ["path"]
