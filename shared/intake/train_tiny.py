@@ -124,7 +124,7 @@ class Training:
     examples: int
     steps: int
     seconds: float
-    converged: bool  # the target was reached before max_steps forced the decay
+    converged: bool  # the weakest question reached the target within max_steps
     target: float
     accuracy: dict[str, float]  # per question, on held-out messages, after the decay
     checks: list[dict]  # (step, weakest accuracy) along the way
@@ -181,7 +181,7 @@ def train(
             optimizer.step()
             step += 1
             if step % 50 == 0:
-                report(f"step {step} loss {loss.item():.3f}")
+                report(f"step {step} (of {max_steps} at most) loss {loss.item():.3f}")
         accuracy = check.accuracy(model, torch)
         weakest = min(accuracy.values())
         checks.append({"step": step, "weakest": round(weakest, 3)})
