@@ -209,21 +209,24 @@ class QueueModel(RecordsModel):
         self.loading = False
         self.active = False  # nothing is fetched before the first reload
         self._generation = 0
-        self._pages = 0
+        self._cursor: str | None = None  # the server's next_cursor: keyset paging
         self._ids: set[int] = set()
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
         if parent.isValid() or self.loading or not self.active:
             return False
-        return self.total is None or self._pages * PAGE < self.total
+        return self.total is None or self._cursor is not None
 
     def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
         if not self.canFetchMore(parent):
             return
         self.loading = True
         generation = self._generation
-        params = {**self.filters, "sort": self.sort_key, "per_page": PAGE,
-                  "page": self._pages + 1}  # fmt: skip
+        params = {**self.filters, "sort": self.sort_key, "per_page": PAGE}
+        if self._cursor is not None:
+            # Continue after the last row seen: rows decided meanwhile leave the filter
+            # without making the next page skip any (offsets would).
+            params["after"] = self._cursor
         self._run(
             lambda: self._fetch(params),
             lambda page: self._page_arrived(generation, page),
@@ -234,11 +237,11 @@ class QueueModel(RecordsModel):
         if generation != self._generation:
             return  # the filters changed while this page was on its way
         self.loading = False
-        self._pages += 1
-        # Offset paging over a queue others change: a row may come twice; show it once.
+        self._cursor = page.get("next_cursor")
+        # A row that moved past the cursor (its sort value changed) may come again: once.
         fresh = [r for r in page["items"] if r["id"] not in self._ids]
         self._ids.update(r["id"] for r in fresh)
-        self.total = page["total"] if page["items"] else self._pages * PAGE - PAGE
+        self.total = page["total"]
         self.append_rows(fresh)
         self.loaded.emit(len(self.rows), max(self.total, len(self.rows)))
 
@@ -255,7 +258,7 @@ class QueueModel(RecordsModel):
         self.active = True
         self.loading = False
         self.total = None
-        self._pages = 0
+        self._cursor = None
         self._ids.clear()
         self.set_rows([])
         self.fetchMore()

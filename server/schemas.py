@@ -133,6 +133,13 @@ class RequestListArgsSchema(StrictSchema):
     )
     page = fields.Integer(load_default=1, validate=validate.Range(1, 1_000_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+    after = fields.String(
+        validate=validate.Length(1, 600),
+        metadata={
+            "description": "The next_cursor of the previous page: continue after its last "
+            "row, whatever changed in between (instead of page)."
+        },
+    )
 
 
 class RequestPageSchema(ma.Schema):
@@ -140,6 +147,11 @@ class RequestPageSchema(ma.Schema):
     total = fields.Integer(required=True)
     page = fields.Integer(required=True)
     per_page = fields.Integer(required=True)
+    next_cursor = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Pass as 'after' for the next page; null on the last page."},
+    )
 
 
 class RequestCountsArgsSchema(StrictSchema):

@@ -59,13 +59,14 @@ def submit(body):
 def list_requests(args):
     """List requests with filters (state, kind, host, age, text), sorted and paged."""
     flt = workflow.RequestFilter(**args)
-    items, total = workflow.list_requests(flt)
+    items, total, next_cursor = workflow.list_requests(flt)
     principal = current_principal()
     return {
         "items": [request_dict(r, principal) for r in items],
         "total": total,
         "page": flt.page,
         "per_page": flt.per_page,
+        "next_cursor": next_cursor,
     }
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from peewee import fn
 
-from server import prepared
+from server import cursors, prepared
 from server.audit import record_action
 from server.auth import STATUS_TOKEN_PREFIX, Principal, hash_token, new_token
 from server.db import db
@@ -19,6 +19,7 @@ from shared.scope import ScopeError, build_scope
 MAX_NOTES = 4000
 MAX_REASON = 2000
 MAX_ID = 2**31 - 1  # ids are SERIAL (32-bit) on PostgreSQL
+SORT_TYPES = {"created": dt.datetime, "updated": dt.datetime, "id": int}  # others: str
 SORTS = {
     "created": Request.created_at,
     "updated": Request.updated_at,
@@ -266,18 +267,38 @@ class RequestFilter:
     reinclusion_requested: bool | None = None
     page: int = 1
     per_page: int = 50
+    after: str | None = None
 
 
-def list_requests(flt: RequestFilter) -> tuple[list[Request], int]:
-    """Return one page of requests matching the filter, and the total that match."""
+def list_requests(flt: RequestFilter) -> tuple[list[Request], int, str | None]:
+    """Return one page of requests matching the filter, the total, and the next cursor.
+
+    With ``after`` (a cursor from the previous page) the page starts after that row in the
+    sort order (keyset paging): rows that leave or join the filter meanwhile (a reviewer
+    decides one) neither shift the next page nor make it skip a row, as offsets would.
+    """
     query = _matching(Request.select(), flt)
     if flt.state:
         query = query.where(Request.state.in_(flt.state))
     total = query.count()
-    column = SORTS[flt.sort.lstrip("-")]
-    order = column.desc() if flt.sort.startswith("-") else column.asc()
-    query = query.order_by(order, Request.id).paginate(flt.page, flt.per_page)
-    return list(query), total
+    key = flt.sort.lstrip("-")
+    column, descending = SORTS[key], flt.sort.startswith("-")
+    if flt.after is not None:
+        if flt.page != 1:
+            raise ApiError(422, "invalid_cursor", "send either a cursor (after) or a page")
+        value, last_id = cursors.decode(flt.after, flt.sort, SORT_TYPES.get(key, str))
+        beyond = column < value if descending else column > value
+        query = query.where(beyond | ((column == value) & (Request.id > last_id)))
+        query = query.order_by(column.desc() if descending else column.asc(), Request.id)
+        rows = list(query.limit(flt.per_page + 1))
+    else:
+        order = column.desc() if descending else column.asc()
+        offset = (flt.page - 1) * flt.per_page
+        rows = list(query.order_by(order, Request.id).offset(offset).limit(flt.per_page + 1))
+    more, rows = len(rows) > flt.per_page, rows[: flt.per_page]
+    last = rows[-1] if rows and more else None
+    following = cursors.encode(flt.sort, getattr(last, column.name), last.id) if last else None
+    return rows, total, following
 
 
 def count_by_state(flt: RequestFilter) -> dict[str, int]:

@@ -223,3 +223,29 @@ def test_an_unreachable_server_shows_a_banner_with_retry(qtbot, window, live_ser
     assert not window.banner.isVisible()
     qtbot.waitUntil(lambda: bool(window.queue.model.rows), timeout=10_000)
     idle(qtbot, window)
+
+
+def test_scrolling_never_skips_a_row_that_others_decide_meanwhile(qtbot, window, live_server,
+                                                                   demo):
+    from server.models import Request
+
+    bulk_requests(1300)  # a sixth of them received: more than one page of 200
+    connect(qtbot, window, live_server, demo["reviewer"])
+    queue = window.queue
+    queue.counts.set_selected([states.RECEIVED])
+    queue.refresh()
+    qtbot.waitUntil(lambda: queue.model.total is not None and not queue.model.loading,
+                    timeout=10_000)
+    idle(qtbot, window)
+    first = [row["id"] for row in queue.model.rows]
+    assert len(first) == 200 < queue.model.total
+    # Other reviewers decide 120 of the rows this one has already seen.
+    Request.update(state=states.CONFIRMED).where(Request.id << first[:120]).execute()
+    while queue.model.canFetchMore() or queue.model.loading:
+        queue.table.scrollToBottom()
+        qtbot.wait(20)
+    idle(qtbot, window)
+    shown = [row["id"] for row in queue.model.rows]
+    still = {r.id for r in Request.select(Request.id).where(Request.state == states.RECEIVED)}
+    assert still <= set(shown), f"{len(still - set(shown))} received rows were never shown"
+    assert len(shown) == len(set(shown))

@@ -374,3 +374,106 @@ def test_the_receipt_carries_the_owner_status_link(app, live_server):
     page = requests.get(live_server + receipt["status_url"].removeprefix("https://optout.example"),
                         timeout=10)
     assert page.status_code == 200 and "octo" in page.text
+
+
+def _walk(reviewer, **params):
+    """Every row of a listing, following next_cursor a page at a time."""
+    page = reviewer.list_requests(**params)
+    seen = _ids(page)
+    while page["next_cursor"]:
+        page = reviewer.list_requests(**params, after=page["next_cursor"])
+        seen += _ids(page)
+    return seen
+
+
+@pytest.mark.parametrize(
+    "sort", ["created", "-created", "updated", "-updated", "state", "-state", "kind", "-kind",
+             "host", "-host", "id", "-id"],
+)
+def test_cursor_pages_follow_the_sort_order_exactly(reviewer, factory, catalogue, sort):
+    for n in range(7):  # ties on every column but id, so the id breaks them
+        factory.request("repository", states.RECEIVED, owner=f"tied{n}", name="same")
+    whole = reviewer.list_requests(sort=sort, per_page=200)
+    assert whole["next_cursor"] is None
+    assert _walk(reviewer, sort=sort, per_page=2) == _ids(whole)
+    assert _walk(reviewer, sort=sort, per_page=3, state="received") == _ids(
+        reviewer.list_requests(sort=sort, per_page=200, state="received"))
+
+
+def test_a_cursor_never_skips_a_row_when_the_queue_changes(reviewer, factory):
+    made = [factory.request("repository", states.RECEIVED, owner=f"o{n}", name="r")[0]
+            for n in range(6)]
+    first = reviewer.list_requests(state="received", sort="id", per_page=2)
+    assert _ids(first) == [made[0].id, made[1].id] and first["total"] == 6
+    # A reviewer decides the two rows just seen: they leave the "received" filter.
+    Request.update(state=states.CONFIRMED).where(Request.id << _ids(first)).execute()
+    by_offset = reviewer.list_requests(state="received", sort="id", per_page=2, page=2)
+    assert _ids(by_offset) == [made[4].id, made[5].id]  # offsets skip made[2] and made[3]
+    by_cursor = reviewer.list_requests(state="received", sort="id", per_page=2,
+                                       after=first["next_cursor"])
+    assert _ids(by_cursor) == [made[2].id, made[3].id]
+    # A row that joins behind the cursor is not shown twice; one ahead of it is reached.
+    late = factory.request("repository", states.RECEIVED, owner="late", name="r")[0]
+    rest = reviewer.list_requests(state="received", sort="id", per_page=5,
+                                  after=by_cursor["next_cursor"])
+    assert _ids(rest) == [made[4].id, made[5].id, late.id] and rest["next_cursor"] is None
+
+
+def test_offset_pages_also_give_a_cursor_to_continue(reviewer, catalogue):
+    ids = _ids(reviewer.list_requests(sort="id", per_page=200))
+    page1 = reviewer.list_requests(sort="id", per_page=3)
+    assert page1["next_cursor"]
+    rest = reviewer.list_requests(sort="id", per_page=3, after=page1["next_cursor"])
+    assert _ids(page1) + _ids(rest) == ids and rest["next_cursor"] is None
+
+
+def _cursor(parts) -> str:
+    import base64
+    import json
+
+    raw = json.dumps(parts).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        "not base64 !",
+        "AAAA",
+        _cursor(["id", 1]),
+        _cursor(["-id", 5, 5]),  # made for another sort
+        _cursor(["id", "5", 5]),
+        _cursor(["id", 5, -1]),
+        _cursor(["id", 5, 2**70]),
+        _cursor(["id", True, 5]),
+        _cursor({"sort": "id"}),
+    ],
+)
+def test_a_bad_cursor_is_refused_with_its_own_code(reviewer, catalogue, after):
+    with pytest.raises(ApiClientError) as caught:
+        reviewer.list_requests(sort="id", after=after)
+    assert (caught.value.status, caught.value.code) == (422, "invalid_cursor")
+
+
+@pytest.mark.parametrize(
+    ("sort", "parts"),
+    [
+        ("created", ["created", "yesterday", 1]),
+        ("created", ["created", "2026-01-01T00:00:00+02:00", 1]),
+        ("created", ["created", 5, 1]),
+        ("host", ["host", 5, 1]),
+        ("host", ["host", "x" * 400, 1]),
+        ("host", ["host", "a\u0000b", 1]),
+    ],
+)
+def test_a_cursor_value_of_the_wrong_type_is_refused(reviewer, catalogue, sort, parts):
+    with pytest.raises(ApiClientError) as caught:
+        reviewer.list_requests(sort=sort, after=_cursor(parts))
+    assert (caught.value.status, caught.value.code) == (422, "invalid_cursor")
+
+
+def test_a_cursor_and_a_page_are_not_sent_together(reviewer, catalogue):
+    cursor = reviewer.list_requests(sort="id", per_page=1)["next_cursor"]
+    with pytest.raises(ApiClientError) as caught:
+        reviewer.list_requests(sort="id", per_page=1, page=2, after=cursor)
+    assert (caught.value.status, caught.value.code) == (422, "invalid_cursor")

@@ -1,0 +1,58 @@
+"""Opaque keyset-paging cursors: the sort, and the sort value and id of a page's last row.
+
+A cursor is base64url (unpadded) of the JSON array ``[sort, value, id]``; dates travel as
+ISO 8601 strings. Clients treat it as opaque. It carries nothing secret (the caller could
+read that row anyway), so it is not signed; anything malformed, or a cursor made for
+another sort order, is refused as ``invalid_cursor`` rather than guessed at.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+
+from server.errors import ApiError
+
+MAX_ID = 2**63 - 1
+
+
+def encode(sort: str, value, row_id: int) -> str:
+    if isinstance(value, dt.datetime):
+        value = value.isoformat()
+    raw = json.dumps([sort, value, row_id], separators=(",", ":"), ensure_ascii=False)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode(cursor: str, sort: str, kind: type) -> tuple[str | int | dt.datetime, int]:
+    """Return (value, id) of the row to continue after; ApiError 422 when it cannot be.
+
+    ``kind`` is the sort column's type: ``dt.datetime``, ``int`` or ``str``.
+    """
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        made_for, value, row_id = json.loads(raw.decode())
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
+        raise _invalid("this is not a cursor this server gave") from None
+    if made_for != sort:
+        raise _invalid(f"the cursor was made for sort={made_for!r}, not sort={sort!r}")
+    if type(row_id) is not int or not 0 <= row_id <= MAX_ID:
+        raise _invalid("this is not a cursor this server gave")
+    if kind is dt.datetime:
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            raise _invalid("this is not a cursor this server gave") from None
+        if value.tzinfo is not None:
+            raise _invalid("this is not a cursor this server gave")
+    elif kind is int:
+        if type(value) is not int or not 0 <= value <= MAX_ID:
+            raise _invalid("this is not a cursor this server gave")
+    elif not isinstance(value, str) or len(value) > 300 or "\x00" in value:
+        raise _invalid("this is not a cursor this server gave")
+    return value, row_id
+
+
+def _invalid(message: str) -> ApiError:
+    return ApiError(422, "invalid_cursor", message, {"field": "after"})
