@@ -283,18 +283,16 @@ def list_requests(flt: RequestFilter) -> tuple[list[Request], int, str | None]:
     total = query.count()
     key = flt.sort.lstrip("-")
     column, descending = SORTS[key], flt.sort.startswith("-")
+    query = query.order_by(column.desc() if descending else column.asc(), Request.id)
     if flt.after is not None:
         if flt.page != 1:
             raise ApiError(422, "invalid_cursor", "send either a cursor (after) or a page")
         value, last_id = cursors.decode(flt.after, flt.sort, SORT_TYPES.get(key, str))
         beyond = column < value if descending else column > value
         query = query.where(beyond | ((column == value) & (Request.id > last_id)))
-        query = query.order_by(column.desc() if descending else column.asc(), Request.id)
-        rows = list(query.limit(flt.per_page + 1))
     else:
-        order = column.desc() if descending else column.asc()
-        offset = (flt.page - 1) * flt.per_page
-        rows = list(query.order_by(order, Request.id).offset(offset).limit(flt.per_page + 1))
+        query = query.offset((flt.page - 1) * flt.per_page)
+    rows = list(query.limit(flt.per_page + 1))
     more, rows = len(rows) > flt.per_page, rows[: flt.per_page]
     last = rows[-1] if rows and more else None
     following = cursors.encode(flt.sort, getattr(last, column.name), last.id) if last else None
