@@ -60,6 +60,7 @@ class PiiView(QWidget):
         self.revealed = False
         self.highlight = (0, 0)  # the highlighted span of the context shown
         self.total = 0
+        self.cursor: str | None = None  # the server's next_cursor
         self._build()
 
     def _build(self) -> None:
@@ -159,21 +160,26 @@ class PiiView(QWidget):
                       self._listed)  # fmt: skip
 
     def load_more(self) -> None:
-        page = len(self.model.rows) // PER_PAGE + 1
-        flt = self.filters()
+        if self.cursor is None:
+            return
+        # After the last finding shown, whatever others decided meanwhile (an offset would
+        # skip findings when decided ones leave the "undecided" filter).
+        flt, after = self.filters(), self.cursor
         self.ctx.call("Loading more PII findings",
-                      lambda c: c.list_pii_findings(**flt, per_page=PER_PAGE, page=page),
+                      lambda c: c.list_pii_findings(**flt, per_page=PER_PAGE, after=after),
                       lambda result: self._listed(result, append=True))  # fmt: skip
 
     def _listed(self, result: dict, append: bool = False) -> None:
         self.total = result["total"]
+        self.cursor = result.get("next_cursor")
         if append:
-            self.model.append_rows(result["items"])
+            shown = {row["id"] for row in self.model.rows}
+            self.model.append_rows([r for r in result["items"] if r["id"] not in shown])
         else:
             self.check_all.setChecked(False)
             self.model.set_rows(result["items"])
         self.summary.setText(f"{len(self.model.rows)} of {self.total} findings")
-        self.more_button.setEnabled(len(self.model.rows) < self.total)
+        self.more_button.setEnabled(self.cursor is not None)
         if self.model.rows and self.table.currentIndex().row() < 0:
             self.table.selectRow(0)
         self._enable()

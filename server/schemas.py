@@ -17,6 +17,25 @@ class StrictSchema(ma.Schema):
         unknown = ma.RAISE  # unknown fields are refused, never silently dropped
 
 
+def cursor_argument() -> fields.String:
+    """The ``after`` query parameter of a keyset-paged list (see server/cursors.py)."""
+    return fields.String(
+        validate=validate.Length(1, 600),
+        metadata={
+            "description": "The next_cursor of the previous page: continue after its last "
+            "row, whatever changed in between (instead of page)."
+        },
+    )
+
+
+def next_cursor_field() -> fields.String:
+    return fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Pass as 'after' for the next page; null on the last page."},
+    )
+
+
 class ErrorBodySchema(ma.Schema):
     code = fields.String(required=True, metadata={"description": "stable, machine-readable"})
     message = fields.String(required=True)
@@ -133,13 +152,7 @@ class RequestListArgsSchema(StrictSchema):
     )
     page = fields.Integer(load_default=1, validate=validate.Range(1, 1_000_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(1, 200))
-    after = fields.String(
-        validate=validate.Length(1, 600),
-        metadata={
-            "description": "The next_cursor of the previous page: continue after its last "
-            "row, whatever changed in between (instead of page)."
-        },
-    )
+    after = cursor_argument()
 
 
 class RequestPageSchema(ma.Schema):
@@ -147,11 +160,7 @@ class RequestPageSchema(ma.Schema):
     total = fields.Integer(required=True)
     page = fields.Integer(required=True)
     per_page = fields.Integer(required=True)
-    next_cursor = fields.String(
-        required=True,
-        allow_none=True,
-        metadata={"description": "Pass as 'after' for the next page; null on the last page."},
-    )
+    next_cursor = next_cursor_field()
 
 
 class RequestCountsArgsSchema(StrictSchema):

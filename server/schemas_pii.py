@@ -10,7 +10,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from server.schemas import HOST_PATTERN, StrictSchema
+from server.schemas import HOST_PATTERN, StrictSchema, cursor_argument, next_cursor_field
 from shared.pii import KINDS, TIERS
 from shared.scope import MAX_HOST, MAX_NAME, MAX_OWNER, MAX_PATH
 
@@ -80,6 +80,7 @@ class PiiFindingListArgsSchema(StrictSchema):
     )
     page = fields.Integer(load_default=1, validate=validate.Range(1, 1_000_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+    after = cursor_argument()
 
 
 class PiiRevealSchema(StrictSchema):
@@ -155,6 +156,7 @@ class PiiFindingPageSchema(ma.Schema):
     total = fields.Integer(required=True)
     page = fields.Integer(required=True)
     per_page = fields.Integer(required=True)
+    next_cursor = next_cursor_field()
 
 
 class PiiMaskedContextSchema(ma.Schema):

@@ -51,12 +51,13 @@ def ingest(body):
 def list_findings(args):
     """List findings, masked, with their current decision; filtered and paged."""
     flt = workflow.FindingFilter(**args)
-    rows, total = workflow.list_findings(flt)
+    rows, total, next_cursor = workflow.list_findings(flt)
     return {
         "items": _finding_dicts(rows),
         "total": total,
         "page": flt.page,
         "per_page": flt.per_page,
+        "next_cursor": next_cursor,
     }
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from flask import current_app
 from peewee import JOIN
 
+from server import cursors
 from server.audit import record_action
 from server.db import db, is_postgres
 from server.errors import ApiError, not_found
@@ -185,10 +186,12 @@ class FindingFilter:
     decision: str | None = None  # confirmed | false_positive | none
     page: int = 1
     per_page: int = 50
+    after: str | None = None
 
 
-def list_findings(flt: FindingFilter) -> tuple[list[PiiFinding], int]:
-    """One page of findings (oldest first) with ``.current`` decision, and how many match."""
+def list_findings(flt: FindingFilter) -> tuple[list[PiiFinding], int, str | None]:
+    """One page of findings (oldest first) with ``.current`` decision, the total, and the
+    next cursor (``after`` continues after the last finding seen; see list_requests)."""
     query = _with_decisions(PiiFinding.select(PiiFinding, PiiDecision))
     if flt.host or flt.owner or flt.name:
         located = PiiLocation.select(PiiLocation.finding).where(
@@ -204,7 +207,18 @@ def list_findings(flt: FindingFilter) -> tuple[list[PiiFinding], int]:
     elif flt.decision:
         query = query.where(PiiDecision.decision == flt.decision)
     total = query.count()
-    return list(query.order_by(PiiFinding.id).paginate(flt.page, flt.per_page)), total
+    query = query.order_by(PiiFinding.id)
+    if flt.after is not None:
+        if flt.page != 1:
+            raise ApiError(422, "invalid_cursor", "send either a cursor (after) or a page")
+        _, last_id = cursors.decode(flt.after, "id", int)
+        query = query.where(PiiFinding.id > last_id)
+    else:
+        query = query.offset((flt.page - 1) * flt.per_page)
+    rows = list(query.limit(flt.per_page + 1))
+    more, rows = len(rows) > flt.per_page, rows[: flt.per_page]
+    following = cursors.encode("id", rows[-1].id, rows[-1].id) if rows and more else None
+    return rows, total, following
 
 
 def _with_decisions(query):

@@ -344,3 +344,29 @@ def test_a_wrong_context_key_is_a_clear_error_not_a_500(app):
     with pytest.raises(ContextKeyError) as caught:
         decrypt_context(sealed, "finding:1")
     assert (caught.value.status, caught.value.code) == (503, "pii_context_unavailable")
+
+
+def test_paging_by_cursor_never_skips_findings_that_others_decide(http):
+    lines = [f'user{n} = "person.{n}@example-mail.org"\n' for n in range(9)]
+    items = findings_payload("".join(lines))
+    ingest(http, items)
+    reviewer = http(states.REVIEWER)
+    first = reviewer.get("/api/v1/pii/findings?decision=none&per_page=3").get_json()
+    assert first["total"] == 9 and first["next_cursor"]
+    seen = [item["fingerprint"] for item in first["items"]]
+    # Another reviewer decides the three findings just shown: they leave "undecided".
+    decide(http, *({"fingerprint": f, "rule": "email", "decision": "confirmed"} for f in seen))
+    by_offset = reviewer.get("/api/v1/pii/findings?decision=none&per_page=3&page=2").get_json()
+    after = first["next_cursor"]
+    by_cursor = reviewer.get(f"/api/v1/pii/findings?decision=none&per_page=3&after={after}")
+    body = by_cursor.get_json()
+    everything = [i["id"] for i in reviewer.get("/api/v1/pii/findings?per_page=200")
+                  .get_json()["items"]]  # fmt: skip
+    assert [i["id"] for i in body["items"]] == everything[3:6]
+    assert [i["id"] for i in by_offset["items"]] == everything[6:9]  # the offset skipped 3
+    rest = reviewer.get(f"/api/v1/pii/findings?decision=none&per_page=3"
+                        f"&after={body['next_cursor']}").get_json()  # fmt: skip
+    assert [i["id"] for i in rest["items"]] == everything[6:9] and rest["next_cursor"] is None
+    for bad in ("nonsense", first["next_cursor"] + "&page=2"):
+        resp = reviewer.get(f"/api/v1/pii/findings?after={bad}")
+        assert (resp.status_code, error_code(resp)) == (422, "invalid_cursor")
