@@ -60,6 +60,9 @@ def _table(model: RecordsModel) -> QTableView:
     return view
 
 
+PER_PAGE = 200  # the server's largest page
+
+
 class LicenseView(QWidget):
     def __init__(self, ctx: AppContext, parent=None):
         super().__init__(parent)
@@ -69,6 +72,8 @@ class LicenseView(QWidget):
         self.history = RecordsModel(HISTORY_COLUMNS, parent=self)
         self.record: dict | None = None
         self.etag = ""
+        self.total = 0
+        self._query: dict = {}  # the filters of the rows shown
         self._build()
 
     def _build(self) -> None:
@@ -76,10 +81,15 @@ class LicenseView(QWidget):
         self.verdict_filter.addItems(["any verdict", *VERDICTS])
         self.host = QLineEdit(placeholderText="host")
         self.load_button = QPushButton("Load")
+        self.summary = QLabel()
+        self.more_button = QPushButton("Load more")
+        self.more_button.setEnabled(False)
         top = QHBoxLayout()
         for widget in (self.verdict_filter, self.host, self.load_button):
             top.addWidget(widget)
         top.addStretch(1)
+        top.addWidget(self.summary)
+        top.addWidget(self.more_button)
         self.list_view = _table(self.repositories)
         self.list_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.title = QLabel("Select a repository")
@@ -118,6 +128,7 @@ class LicenseView(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.splitter, 1)
         self.load_button.clicked.connect(self.refresh)
+        self.more_button.clicked.connect(self.load_more)
         self.verdict_filter.currentIndexChanged.connect(lambda _: self.refresh())
         self.host.editingFinished.connect(self.refresh)
         self.list_view.selectionModel().currentRowChanged.connect(self._current_changed)
@@ -128,15 +139,34 @@ class LicenseView(QWidget):
 
     def refresh(self) -> None:
         verdict = self.verdict_filter.currentText()
-        params = {"verdict": [verdict] if verdict in VERDICTS else None,
-                  "host": self.host.text().strip().lower() or None, "per_page": 200}  # fmt: skip
+        self._query = {"verdict": [verdict] if verdict in VERDICTS else None,
+                       "host": self.host.text().strip().lower() or None}  # fmt: skip
+        params = {**self._query, "per_page": PER_PAGE}
         self.ctx.call("Loading license verdicts",
                       lambda c: c.list_licenses(**params), self._listed)  # fmt: skip
 
-    def _listed(self, page: dict) -> None:
-        self.repositories.set_rows(page["items"])
-        if page["items"]:
-            self.list_view.selectRow(0)
+    def load_more(self) -> None:
+        """The next page of the same filters (the list is sorted by host, owner, name)."""
+        page = len(self.repositories.rows) // PER_PAGE + 1
+        params = {**self._query, "per_page": PER_PAGE, "page": page}
+        self.ctx.call("Loading more license verdicts",
+                      lambda c: c.list_licenses(**params),
+                      lambda result: self._listed(result, append=True))  # fmt: skip
+
+    def _listed(self, page: dict, append: bool = False) -> None:
+        self.total = page["total"]
+        if append:
+            # An override may have moved a row out of the verdict filter: never show one twice.
+            shown = {(r["host"], r["owner"], r["name"]) for r in self.repositories.rows}
+            fresh = [r for r in page["items"] if (r["host"], r["owner"], r["name"]) not in shown]
+            self.repositories.append_rows(fresh)
+        else:
+            self.repositories.set_rows(page["items"])
+            if page["items"]:
+                self.list_view.selectRow(0)
+        shown = len(self.repositories.rows)
+        self.summary.setText(f"{shown} of {self.total} repositories")
+        self.more_button.setEnabled(shown < self.total and bool(page["items"]))
 
     def _current_changed(self, current, _previous) -> None:
         if current.isValid():

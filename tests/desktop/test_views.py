@@ -227,3 +227,31 @@ def test_audit_verify_then_tamper_warning(qtbot, window, live_server, demo, conf
     assert saved["size"] > first["size"]
     verify(qtbot, window, rows=[len(view.entries.rows) - 1])
     assert view.warning.isVisible()
+
+
+def test_the_license_list_says_how_many_and_loads_the_rest(qtbot, window, live_server, demo,
+                                                           qtmodeltester):
+    from flask import current_app
+
+    from tests.desktop.demo import license_scan
+
+    scans = [{"host": "codeberg.org", "owner": f"user{n:03d}", "name": "repo",
+              "scan": license_scan("MIT", [("LICENSE", "MIT", 0.99)])} for n in range(230)]
+    publisher = {"Authorization": f"Bearer {demo['publisher']}"}
+    resp = current_app.test_client().post("/api/v1/licenses/scans", json={"scans": scans},
+                                          headers=publisher)
+    assert resp.status_code == 200, resp.get_json()
+    connect(qtbot, window, live_server, demo["reviewer"])
+    panel = window.licenses
+    show_tab(qtbot, window, panel)
+    qtbot.waitUntil(lambda: panel.total == 234, timeout=10_000)
+    idle(qtbot, window)
+    assert len(panel.repositories.rows) == 200 and panel.more_button.isEnabled()
+    assert panel.summary.text() == "200 of 234 repositories"
+    panel.more_button.click()
+    qtbot.waitUntil(lambda: len(panel.repositories.rows) == 234, timeout=10_000)
+    idle(qtbot, window)
+    keys = [(r["host"], r["owner"], r["name"]) for r in panel.repositories.rows]
+    assert len(set(keys)) == 234 and not panel.more_button.isEnabled()
+    assert panel.summary.text() == "234 of 234 repositories"
+    qtmodeltester.check(panel.repositories)
