@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
-from desktop.store import Store, default_config_dir
+from desktop.store import Store, default_config_dir, system_keyring
 from desktop.window import MainWindow
 
 
@@ -29,9 +29,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build_window(config_dir: Path | None = None, server: str | None = None) -> MainWindow:
-    """The main window over a store in ``config_dir``; connects at once if a token is kept."""
-    store = Store(config_dir or default_config_dir())
+def build_window(
+    config_dir: Path | None = None, server: str | None = None, keyring=None
+) -> MainWindow:
+    """The main window over a store in ``config_dir``; connects at once if a token is kept.
+
+    ``keyring`` (``store.system_keyring()`` in the app) keeps the token instead of a file.
+    """
+    store = Store(config_dir or default_config_dir(), keyring)
     if server:
         store.set("server", server.rstrip("/"))
     window = MainWindow(store)
@@ -57,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("optout-desktop")
     app.setOrganizationName("optout")
-    window = build_window(args.config_dir, args.server)
+    window = build_window(args.config_dir, args.server, system_keyring())
     window.show()
     # What start-up made lives as long as the app: keep it out of every full collection,
     # which would otherwise stall the window for the time it takes to walk it.

@@ -45,7 +45,7 @@ class ConnectView(QWidget):
         self.server = QLineEdit(ctx.store.get("server", DEFAULT_SERVER))
         self.token = QLineEdit(echoMode=QLineEdit.EchoMode.Password)
         self.token.setPlaceholderText("optu_…  (from 'optout users add NAME --role reviewer')")
-        self.remember = QCheckBox("Remember the token on this computer (a file only you can read)")
+        self.remember = QCheckBox(f"Remember the token on this computer ({ctx.store.token_place})")
         self.remember.setChecked(ctx.store.get("remember_token", "false") == "true")
         self.button = QPushButton("Connect")
         self.message = QLabel()
@@ -82,7 +82,7 @@ class ConnectView(QWidget):
         if self.remember.isChecked():
             store.save_token(session.server, session.token)
         else:
-            store.forget_token()
+            store.forget_token(session.server)
         self.button.setEnabled(True)
         self.message.setText(f"Connected as {session.name} ({session.role}).")
         self.connected.emit(session)

@@ -2,20 +2,46 @@
 audit log state it last verified.
 
 Everything lives under one configuration folder, given explicitly, so that tests and several
-profiles never touch the user's own settings. The token is written only when the reviewer
-asks, to a file only its owner can read (0600), and deleted when they stop asking.
+profiles never touch the user's own settings. The token is kept only when the reviewer asks:
+in the system keyring when the app is given one (Secret Service, macOS Keychain, Windows
+Credential Locker; ``system_keyring``), otherwise in a file only its owner can read (0600),
+and it is deleted from both when they stop asking.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
+
+log = logging.getLogger(__name__)
+KEYRING_SERVICE = "optout-desktop"  # one entry per server address
+
+
+def system_keyring():
+    """The user's keyring backend, or None when there is no usable one (or no keyring).
+
+    Headless machines and CI have only keyring's "fail" backend: the token file is used.
+    """
+    try:
+        import keyring
+        from keyring.backends import fail, null
+    except ImportError:
+        return None
+    try:
+        backend = keyring.get_keyring()
+    except Exception:  # noqa: BLE001 - a broken keyring configuration: use the file
+        return None
+    if isinstance(backend, fail.Keyring | null.Keyring) or getattr(backend, "backends", 1) == []:
+        return None
+    return backend
 
 
 def default_config_dir() -> Path:
@@ -30,8 +56,9 @@ def default_config_dir() -> Path:
 class Store:
     """Settings, the remembered token, and per-server audit state in ``folder``."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, keyring=None):
         self.folder = Path(folder)
+        self.keyring = keyring  # a keyring backend (system_keyring()), or None: the file
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)  # it may hold the token
         self.settings = QSettings(str(self.folder / "settings.ini"), QSettings.Format.IniFormat)
 
@@ -69,8 +96,22 @@ class Store:
     def token_file(self) -> Path:
         return self.folder / "token"
 
+    @property
+    def token_place(self) -> str:
+        """Where a remembered token goes, in words for the reviewer."""
+        return "in the system keyring" if self.keyring else "in a file only you can read"
+
     def save_token(self, server: str, token: str) -> None:
-        """Write ``server`` and ``token`` to a file created with mode 0600."""
+        """Keep ``token`` for ``server``: in the keyring if there is one, else a 0600 file."""
+        if self.keyring is not None:
+            try:
+                self.keyring.set_password(KEYRING_SERVICE, server, token)
+            except Exception as error:  # noqa: BLE001 - locked or refused: use the file
+                log.warning("the keyring did not take the token (%s); it goes to %s",
+                            type(error).__name__, self.token_file)  # fmt: skip
+            else:
+                self.token_file.unlink(missing_ok=True)  # one place only
+                return
         data = json.dumps({"server": server, "token": token}).encode()
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".token.")  # mkstemp: mode 0600
         try:
@@ -82,7 +123,15 @@ class Store:
             raise
 
     def load_token(self, server: str) -> str | None:
-        """The saved token for ``server``; None if none, or if the file is readable by others."""
+        """The kept token for ``server``: from the keyring, else from the file (None if the
+        file is readable by others)."""
+        if self.keyring is not None:
+            try:
+                token = self.keyring.get_password(KEYRING_SERVICE, server)
+            except Exception:  # noqa: BLE001 - a locked keyring: try the file
+                token = None
+            if token:
+                return token
         path = self.token_file
         if not path.exists() or path.stat().st_mode & 0o077:
             return None
@@ -92,8 +141,12 @@ class Store:
             return None
         return data.get("token") if data.get("server") == server else None
 
-    def forget_token(self) -> None:
+    def forget_token(self, server: str | None = None) -> None:
+        """Delete the kept token: the file, and ``server``'s keyring entry."""
         self.token_file.unlink(missing_ok=True)
+        if self.keyring is not None and server:
+            with contextlib.suppress(Exception):  # nothing kept there: PasswordDeleteError
+                self.keyring.delete_password(KEYRING_SERVICE, server)
 
     # -- audit state --------------------------------------------------------------------
 
