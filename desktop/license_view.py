@@ -73,6 +73,7 @@ class LicenseView(QWidget):
         self.record: dict | None = None
         self.etag = ""
         self.total = 0
+        self.cursor: str | None = None  # the server's next_cursor
         self._query: dict = {}  # the filters of the rows shown
         self._build()
 
@@ -146,17 +147,19 @@ class LicenseView(QWidget):
                       lambda c: c.list_licenses(**params), self._listed)  # fmt: skip
 
     def load_more(self) -> None:
-        """The next page of the same filters (the list is sorted by host, owner, name)."""
-        page = len(self.repositories.rows) // PER_PAGE + 1
-        params = {**self._query, "per_page": PER_PAGE, "page": page}
+        """The rows after the last one shown, same filters (sorted by host, owner, name)."""
+        if self.cursor is None:
+            return
+        params = {**self._query, "per_page": PER_PAGE, "after": self.cursor}
         self.ctx.call("Loading more license verdicts",
                       lambda c: c.list_licenses(**params),
                       lambda result: self._listed(result, append=True))  # fmt: skip
 
     def _listed(self, page: dict, append: bool = False) -> None:
         self.total = page["total"]
+        self.cursor = page.get("next_cursor")
         if append:
-            # An override may have moved a row out of the verdict filter: never show one twice.
+            # Rows are keyed by repository: never show one twice.
             shown = {(r["host"], r["owner"], r["name"]) for r in self.repositories.rows}
             fresh = [r for r in page["items"] if (r["host"], r["owner"], r["name"]) not in shown]
             self.repositories.append_rows(fresh)
@@ -166,7 +169,7 @@ class LicenseView(QWidget):
                 self.list_view.selectRow(0)
         shown = len(self.repositories.rows)
         self.summary.setText(f"{shown} of {self.total} repositories")
-        self.more_button.setEnabled(shown < self.total and bool(page["items"]))
+        self.more_button.setEnabled(self.cursor is not None)
 
     def _current_changed(self, current, _previous) -> None:
         if current.isValid():

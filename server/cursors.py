@@ -28,7 +28,8 @@ def encode(sort: str, value, row_id: int) -> str:
 def decode(cursor: str, sort: str, kind: type) -> tuple[str | int | dt.datetime, int]:
     """Return (value, id) of the row to continue after; ApiError 422 when it cannot be.
 
-    ``kind`` is the sort column's type: ``dt.datetime``, ``int`` or ``str``.
+    ``kind`` is the sort column's type: ``dt.datetime``, ``int`` or ``str``, or a tuple of
+    ``str`` for a sort over several text columns (the value is then a tuple).
     """
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
@@ -46,12 +47,22 @@ def decode(cursor: str, sort: str, kind: type) -> tuple[str | int | dt.datetime,
             raise _invalid("this is not a cursor this server gave") from None
         if value.tzinfo is not None:
             raise _invalid("this is not a cursor this server gave")
+    elif isinstance(kind, tuple):
+        if not isinstance(value, list) or len(value) != len(kind):
+            raise _invalid("this is not a cursor this server gave")
+        if not all(_plain_text(part) for part in value):
+            raise _invalid("this is not a cursor this server gave")
+        value = tuple(value)
     elif kind is int:
         if type(value) is not int or not 0 <= value <= MAX_ID:
             raise _invalid("this is not a cursor this server gave")
-    elif not isinstance(value, str) or len(value) > 300 or "\x00" in value:
+    elif not _plain_text(value):
         raise _invalid("this is not a cursor this server gave")
     return value, row_id
+
+
+def _plain_text(value) -> bool:
+    return isinstance(value, str) and len(value) <= 300 and "\x00" not in value
 
 
 def _invalid(message: str) -> ApiError:

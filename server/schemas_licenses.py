@@ -10,7 +10,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from server.schemas import HOST_PATTERN, StrictSchema
+from server.schemas import HOST_PATTERN, StrictSchema, cursor_argument, next_cursor_field
 from shared.licenses import VERDICTS
 from shared.scope import MAX_HOST, MAX_NAME, MAX_OWNER, MAX_PATH
 
@@ -115,6 +115,7 @@ class LicenseListArgsSchema(StrictSchema):
     host = fields.String(validate=validate.Regexp(HOST_PATTERN))
     page = fields.Integer(load_default=1, validate=validate.Range(1, 1_000_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+    after = cursor_argument()
 
 
 # --- answers ------------------------------------------------------------------------------
@@ -216,6 +217,7 @@ class LicensePageSchema(ma.Schema):
     total = fields.Integer(required=True)
     page = fields.Integer(required=True)
     per_page = fields.Integer(required=True)
+    next_cursor = next_cursor_field()
 
 
 class IngestResultSchema(ma.Schema):

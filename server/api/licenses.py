@@ -61,12 +61,13 @@ def ingest(body):
 def list_licenses(args):
     """List repositories with their current verdict, filtered and paged."""
     flt = workflow.VerdictFilter(**args)
-    rows, total = workflow.list_verdicts(flt)
+    rows, total, next_cursor = workflow.list_verdicts(flt)
     return {
         "items": [list_item_dict(repo, current) for repo, current in rows],
         "total": total,
         "page": flt.page,
         "per_page": flt.per_page,
+        "next_cursor": next_cursor,
     }
 
 

@@ -17,8 +17,9 @@ import re
 from dataclasses import dataclass
 
 from flask import current_app
-from peewee import JOIN, fn
+from peewee import JOIN, Tuple, fn
 
+from server import cursors
 from server.audit import record_action
 from server.db import db, is_postgres
 from server.errors import ApiError, not_found
@@ -431,12 +432,16 @@ class VerdictFilter:
     admitted: bool | None = None
     page: int = 1
     per_page: int = 50
+    after: str | None = None
+
+
+LIST_SORT = "repository"  # host, owner, name: the one order of the list
 
 
 def list_verdicts(
     flt: VerdictFilter,
-) -> tuple[list[tuple[LicensedRepository, LicenseVerdict]], int]:
-    """One page of repositories with their current verdict, and how many match."""
+) -> tuple[list[tuple[LicensedRepository, LicenseVerdict]], int, str | None]:
+    """One page of repositories with their current verdict, how many match, the next cursor."""
     query = LicensedRepository.select(LicensedRepository, LicenseVerdict).join(
         LicenseVerdict, on=(LicenseVerdict.id == LicensedRepository.current_id), attr="current"
     )
@@ -449,10 +454,22 @@ def list_verdicts(
     if flt.host:
         query = query.where(LicensedRepository.host == flt.host.strip().lower())
     total = query.count()
-    page = query.order_by(
-        LicensedRepository.host, LicensedRepository.owner_key, LicensedRepository.name_key
-    ).paginate(flt.page, flt.per_page)
-    return [(repo, repo.current) for repo in page], total
+    key = (LicensedRepository.host, LicensedRepository.owner_key, LicensedRepository.name_key)
+    query = query.order_by(*key)
+    if flt.after is not None:  # keyset paging, as for requests (server/cursors.py)
+        if flt.page != 1:
+            raise ApiError(422, "invalid_cursor", "send either a cursor (after) or a page")
+        value, _ = cursors.decode(flt.after, LIST_SORT, (str, str, str))
+        query = query.where(Tuple(*key) > Tuple(*value))
+    else:
+        query = query.offset((flt.page - 1) * flt.per_page)
+    rows = list(query.limit(flt.per_page + 1))
+    more, rows = len(rows) > flt.per_page, rows[: flt.per_page]
+    following = None
+    if rows and more:
+        last = rows[-1]
+        following = cursors.encode(LIST_SORT, [last.host, last.owner_key, last.name_key], last.id)
+    return [(repo, repo.current) for repo in rows], total, following
 
 
 def repositories_for_export(key: RepositoryKey | None = None, release: str | None = None):
