@@ -61,6 +61,24 @@ def decode(cursor: str, sort: str, kind: type) -> tuple[str | int | dt.datetime,
     return value, row_id
 
 
+def keyset_page(query, *, page, per_page, after, sort, kind, beyond, position):
+    """One page of an ordered peewee query: by offset (``page``) or after a cursor.
+
+    ``beyond(value, row_id)`` is the condition for rows after the cursor's row in the
+    query's order; ``position(row)`` gives a row's ``(value, id)`` for the next cursor.
+    Returns the rows and the next cursor (None on the last page).
+    """
+    if after is not None:
+        if page != 1:
+            raise _invalid("send either a cursor (after) or a page")
+        query = query.where(beyond(*decode(after, sort, kind)))
+    else:
+        query = query.offset((page - 1) * per_page)
+    rows = list(query.limit(per_page + 1))
+    more, rows = len(rows) > per_page, rows[:per_page]
+    return rows, (encode(sort, *position(rows[-1])) if rows and more else None)
+
+
 def _plain_text(value) -> bool:
     return isinstance(value, str) and len(value) <= 300 and "\x00" not in value
 

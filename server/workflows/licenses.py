@@ -455,20 +455,16 @@ def list_verdicts(
         query = query.where(LicensedRepository.host == flt.host.strip().lower())
     total = query.count()
     key = (LicensedRepository.host, LicensedRepository.owner_key, LicensedRepository.name_key)
-    query = query.order_by(*key)
-    if flt.after is not None:  # keyset paging, as for requests (server/cursors.py)
-        if flt.page != 1:
-            raise ApiError(422, "invalid_cursor", "send either a cursor (after) or a page")
-        value, _ = cursors.decode(flt.after, LIST_SORT, (str, str, str))
-        query = query.where(Tuple(*key) > Tuple(*value))
-    else:
-        query = query.offset((flt.page - 1) * flt.per_page)
-    rows = list(query.limit(flt.per_page + 1))
-    more, rows = len(rows) > flt.per_page, rows[: flt.per_page]
-    following = None
-    if rows and more:
-        last = rows[-1]
-        following = cursors.encode(LIST_SORT, [last.host, last.owner_key, last.name_key], last.id)
+    rows, following = cursors.keyset_page(
+        query.order_by(*key),
+        page=flt.page,
+        per_page=flt.per_page,
+        after=flt.after,
+        sort=LIST_SORT,
+        kind=(str, str, str),
+        beyond=lambda value, _: Tuple(*key) > Tuple(*value),
+        position=lambda repo: ([repo.host, repo.owner_key, repo.name_key], repo.id),
+    )
     return [(repo, repo.current) for repo in rows], total, following
 
 

@@ -207,17 +207,16 @@ def list_findings(flt: FindingFilter) -> tuple[list[PiiFinding], int, str | None
     elif flt.decision:
         query = query.where(PiiDecision.decision == flt.decision)
     total = query.count()
-    query = query.order_by(PiiFinding.id)
-    if flt.after is not None:
-        if flt.page != 1:
-            raise ApiError(422, "invalid_cursor", "send either a cursor (after) or a page")
-        _, last_id = cursors.decode(flt.after, "id", int)
-        query = query.where(PiiFinding.id > last_id)
-    else:
-        query = query.offset((flt.page - 1) * flt.per_page)
-    rows = list(query.limit(flt.per_page + 1))
-    more, rows = len(rows) > flt.per_page, rows[: flt.per_page]
-    following = cursors.encode("id", rows[-1].id, rows[-1].id) if rows and more else None
+    rows, following = cursors.keyset_page(
+        query.order_by(PiiFinding.id),
+        page=flt.page,
+        per_page=flt.per_page,
+        after=flt.after,
+        sort="id",
+        kind=int,
+        beyond=lambda _, last_id: PiiFinding.id > last_id,
+        position=lambda row: (row.id, row.id),
+    )
     return rows, total, following
 
 

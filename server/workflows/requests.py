@@ -284,18 +284,22 @@ def list_requests(flt: RequestFilter) -> tuple[list[Request], int, str | None]:
     key = flt.sort.lstrip("-")
     column, descending = SORTS[key], flt.sort.startswith("-")
     query = query.order_by(column.desc() if descending else column.asc(), Request.id)
-    if flt.after is not None:
-        if flt.page != 1:
-            raise ApiError(422, "invalid_cursor", "send either a cursor (after) or a page")
-        value, last_id = cursors.decode(flt.after, flt.sort, SORT_TYPES.get(key, str))
-        beyond = column < value if descending else column > value
-        query = query.where(beyond | ((column == value) & (Request.id > last_id)))
-    else:
-        query = query.offset((flt.page - 1) * flt.per_page)
-    rows = list(query.limit(flt.per_page + 1))
-    more, rows = len(rows) > flt.per_page, rows[: flt.per_page]
-    last = rows[-1] if rows and more else None
-    following = cursors.encode(flt.sort, getattr(last, column.name), last.id) if last else None
+
+    def beyond(value, last_id):
+        return (column < value if descending else column > value) | (
+            (column == value) & (Request.id > last_id)
+        )
+
+    rows, following = cursors.keyset_page(
+        query,
+        page=flt.page,
+        per_page=flt.per_page,
+        after=flt.after,
+        sort=flt.sort,
+        kind=SORT_TYPES.get(key, str),
+        beyond=beyond,
+        position=lambda row: (getattr(row, column.name), row.id),
+    )
     return rows, total, following
 
 
