@@ -99,7 +99,9 @@ class Store:
     @property
     def token_place(self) -> str:
         """Where a remembered token goes, in words for the reviewer."""
-        return "in the system keyring" if self.keyring else "in a file only you can read"
+        if self.keyring is not None:
+            return "in the system keyring"
+        return "in a file only you can read"
 
     def save_token(self, server: str, token: str) -> None:
         """Keep ``token`` for ``server``: in the keyring if there is one, else a 0600 file."""
